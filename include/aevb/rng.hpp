@@ -1,0 +1,51 @@
+// Counter-based randomness (Random123 Philox4x32-10).
+//
+// Every random number in aevb is a pure function of
+//   (seed, purpose, step, global sample index, sample number, element)
+// so the noise a data point receives does not depend on which rank, batch or
+// batch position handles it. That is what makes runs reproducible across rank
+// counts and makes a resumed run bit-identical to one that never stopped.
+//
+// Counter layout (4 x 32 bits):  c0 = element block (element / 4)
+//                                c1 = low 32 bits of the global sample index
+//                                c2 = low 32 bits of the step
+//                                c3 = purpose << 24 | sample number (< 2^24)
+// Key (2 x 32 bits): the 64-bit seed. Each Philox call yields 4 words: 4 uniforms
+// or 4 normals (two Box-Muller pairs), element j uses word j % 4 of block j / 4.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace aevb {
+
+enum class Purpose : uint32_t {
+  kInit = 1,            // parameter initialization (index = parameter block)
+  kPermutation = 2,     // per-epoch data order (step = epoch)
+  kLatentNoise = 3,     // eps of z = mu + sigma * eps during training
+  kBinarize = 4,        // dynamic binarization during training
+  kEvalLatentNoise = 5, // eps for ELBO evaluation (fixed step, comparable epochs)
+  kEvalBinarize = 6,    // fixed binarization of an evaluation split
+  kImportance = 7,      // importance-sampling proposals in the evaluator
+  kPriorSample = 8,     // z ~ p(z) (naive Monte Carlo estimator, sampling)
+  kWeightNoise = 9,     // eps of theta ~ q(theta) in full variational Bayes
+};
+
+struct NoiseKey {
+  uint64_t seed = 0;
+  Purpose purpose = Purpose::kLatentNoise;
+  uint64_t step = 0;
+  uint64_t index = 0;   // global sample index (or parameter block for kInit)
+  uint32_t sample = 0;  // sample number l in 0..L-1 (or k for importance sampling)
+};
+
+// n standard normals for this key, element j = out[j].
+void normals(const NoiseKey& key, float* out, int64_t n);
+// n uniforms in [0, 1) (24-bit resolution), element j = out[j].
+void uniforms(const NoiseKey& key, float* out, int64_t n);
+// Dynamic binarization: out[j] = (u_j < x[j]) ? 1 : 0, so P(out=1) = x exactly.
+void binarize(const NoiseKey& key, const float* x, float* out, int64_t n);
+// A uniformly random permutation of 0..n-1 derived from (seed, epoch) alone:
+// every rank computes the same one.
+std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n);
+
+}  // namespace aevb
