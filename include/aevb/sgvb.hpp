@@ -12,6 +12,7 @@
 // ranks with one allreduce).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,12 @@ class Sgvb {
   // If per_point is non-null it receives (elbo, rec, kl) triples for each row.
   // With grad_scale != 0 the gradient of -grad_scale * sum ELBO is written to
   // model.grads (every block overwritten).
+  // after_decoder_backward, if set, runs between the decoder's and the
+  // encoder's backward pass (the decoder's gradient block is final by then)
+  // and receives this call's sums (the loss is known by then too).
+  using DecoderDoneHook = std::function<void(const ElboSums&)>;
   ElboSums run(const float* x, const int64_t* index, int64_t rows, const SgvbNoise& noise, bool backward,
-               float grad_scale, double* per_point = nullptr);
+               float grad_scale, double* per_point = nullptr, const DecoderDoneHook& after_decoder_backward = {});
 
   // Filled by run(): the noise used (rows*L x J), exposed for tests.
   const FloatBuffer& eps() const { return eps_; }

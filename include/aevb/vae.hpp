@@ -49,7 +49,12 @@ class Vae {
   int64_t decoder_begin() const { return decoder_begin_; }
 
   FloatBuffer params;  // theta, one contiguous buffer
-  FloatBuffer grads;   // same layout as params
+  // Same layout as params, followed by kControlSlots floats that ride along in
+  // the gradient allreduce (divergence and stop flags: every rank sees every
+  // rank's flags with no extra message).
+  FloatBuffer grads;
+  static constexpr int64_t kControlSlots = 16;
+  float* control() { return grads.data() + num_params(); }
   Mlp encoder;
   Mlp decoder;
 

@@ -23,13 +23,16 @@ Sgvb::Sgvb(Vae& model, Estimator est, int samples) : m_(model), est_(est), L_(sa
 }
 
 ElboSums Sgvb::run(const float* x, const int64_t* index, int64_t rows, const SgvbNoise& noise, bool backward,
-                   float grad_scale, double* per_point) {
+                   float grad_scale, double* per_point, const DecoderDoneHook& after_decoder_backward) {
   const int64_t J = m_.spec().latent, L = L_, R = rows * L;
   ElboSums sums;
   sums.points = rows;
   if (rows == 0) {
     // A rank with no rows this step still contributes (zero) gradients to the allreduce.
-    if (backward) std::fill(m_.grads.begin(), m_.grads.end(), 0.f);
+    if (backward) {
+      std::fill(m_.grads.begin(), m_.grads.begin() + m_.num_params(), 0.f);
+      if (after_decoder_backward) after_decoder_backward(sums);
+    }
     return sums;
   }
   eps_.resize(static_cast<size_t>(R * J));
@@ -90,6 +93,7 @@ ElboSums Sgvb::run(const float* x, const int64_t* index, int64_t rows, const Sgv
 
   // Backward through the decoder to dL/dz (rows*L x J), decoder gradients written.
   const float* dz = m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
+  if (after_decoder_backward) after_decoder_backward(sums);
 
   // Through the reparameterization and the KL term to dL/d[mu | lv].
   denc_.resize(static_cast<size_t>(rows * 2 * J));

@@ -70,7 +70,7 @@ Vae::Vae(const ModelSpec& spec, ParamLayout&& scratch)
   if (spec.x_dim <= 0 || spec.latent <= 0) throw usage_error("model dimensions must be positive");
   decoder_begin_ = decoder.weight_offset(0);  // decoder blocks were registered after the encoder's
   params.assign(static_cast<size_t>(layout_.total()), 0.f);
-  grads.assign(static_cast<size_t>(layout_.total()), 0.f);
+  grads.assign(static_cast<size_t>(layout_.total() + kControlSlots), 0.f);
   encoder.bind(params.data(), grads.data());
   decoder.bind(params.data(), grads.data());
 }
