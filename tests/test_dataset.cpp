@@ -348,3 +348,70 @@ TEST(DatasetRealMnist, ConvertedShardsEqualTheSourceBytes) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace aevb;
+using namespace aevb::testing;
+
+TEST(ShardAtomicFile, CommitRenamesAndAbandonRemovesTheTempFile) {
+  TempDir d;
+  const std::string final_path = d / "x.h5";
+  {
+    h5::AtomicFile f(final_path);
+    h5::write_attr_int(f.id(), "answer", 42);
+    EXPECT_TRUE(fs::exists(f.temp_path()));
+    EXPECT_FALSE(fs::exists(final_path));
+  }
+  EXPECT_TRUE(all_files(d.path).empty()) << "abandoned temp file removed";
+  {
+    h5::AtomicFile f(final_path);
+    h5::write_attr_int(f.id(), "answer", 42);
+    f.commit();
+  }
+  h5::Id f = h5::open_file_read(final_path);
+  EXPECT_EQ(h5::read_attr_int(f, "answer"), 42);
+  EXPECT_EQ(all_files(d.path), std::vector<std::string>{"x.h5"});
+}
+
+TEST(ShardAtomicFile, MissingDirectoryIsNamed) {
+  TempDir d;
+  try {
+    h5::AtomicFile f(d / "no/such/x.h5");
+    FAIL() << "expected output_error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), kExitOutput);
+    EXPECT_EQ(std::string(e.what()), "cannot write " + (d / "no/such/x.h5") + ": directory " +
+                                         (d / "no/such") +
+                                         " does not exist or is not reachable (No such file or directory)");
+  }
+}
+
+TEST(ShardH5, AttributeKindsRoundTripAndMismatchesAreNamed) {
+  TempDir d;
+  const std::string p = d / "a.h5";
+  {
+    h5::Id f = h5::create_file(p);
+    h5::write_attr_strings(f, "names", {"a", "bé"});
+    h5::write_attr_doubles(f, "range", {0.5, 2});
+    h5::write_attr_string(f, "s", "hello");
+  }
+  h5::Id f = h5::open_file_read(p);
+  EXPECT_EQ(h5::read_attr_strings(f, "names"), (std::vector<std::string>{"a", "bé"}));
+  EXPECT_EQ(h5::read_attr_doubles(f, "range"), (std::vector<double>{0.5, 2}));
+  EXPECT_FALSE(h5::has_attr(f, "nope"));
+  try {
+    h5::read_attr_int(f, "s");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), p + ": attribute 's' is not an integer");
+  }
+  try {
+    h5::open_file_read(d / "missing.h5");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), (d / "missing.h5") + ": no such file");
+  }
+}
+
+}  // namespace
