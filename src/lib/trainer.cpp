@@ -15,6 +15,7 @@
 #include "aevb/optimizer.hpp"
 #include "aevb/rng.hpp"
 #include "aevb/sgvb.hpp"
+#include "aevb/train_step.hpp"
 
 namespace aevb {
 namespace {
@@ -130,9 +131,8 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
   }
 
   const bool overlap = comm.size() > 1 && cfg.overlap != "off";
-  const int64_t P_n = m.num_params(), dec0 = m.decoder_begin();
-  FloatBuffer x(static_cast<size_t>((M / comm.size() + 1) * D));
-  std::vector<int64_t> idx(static_cast<size_t>(M / comm.size() + 1));
+  TrainStep train_step({m, sgvb, opt, comm, in.train, N, cfg.seed, in.dynamic_binarization, overlap});
+  std::vector<int64_t> my_rows(static_cast<size_t>(M / comm.size() + 1));
 
   int64_t step = 0;
   const int64_t total_steps = cfg.max_steps >= 0 ? std::min(cfg.max_steps, cfg.epochs * steps_per_epoch)
@@ -140,6 +140,15 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
   double train_seconds = 0, last_progress = now_s();
   json last;  // the last epoch's metrics
   ElboSums test{};
+  // The initial model's test ELBO: the baseline every later epoch is read against.
+  if (in.test.rows > 0) {
+    const ElboSums t0 = evaluate_elbo(m, in.test, cfg.eval_seed, cfg.samples, comm);
+    const double tp = static_cast<double>(std::max<int64_t>(1, t0.points));
+    if (root)
+      metrics << json{{"epoch", 0}, {"step", 0}, {"test_elbo", t0.elbo / tp}, {"test_rec", t0.rec / tp},
+                      {"test_kl", t0.kl / tp}, {"wall_seconds", now_s() - t_start}}.dump()
+              << "\n" << std::flush;
+  }
   int64_t epoch = 0;
   for (; epoch < cfg.epochs && step < total_steps; ++epoch) {
     const std::vector<int64_t> perm = permutation(cfg.seed, static_cast<uint64_t>(epoch), N);
@@ -148,46 +157,12 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
     const double t_epoch = now_s();
     int64_t epoch_steps = 0;
     for (int64_t s = 0; s < steps_per_epoch && step < total_steps; ++s, ++step, ++epoch_steps) {
-      // 1. This rank's slice of the global minibatch.
+      // This rank's slice of the global minibatch: entries [b0, b0 + m_t) of the
+      // epoch's permutation, split evenly over ranks.
       const int64_t b0 = s * M, m_t = std::min(M, N - b0);
       const Slice sl = rank_slice(b0, m_t, comm.rank(), comm.size());
-      const int64_t rows = sl.hi - sl.lo;
-      // 2. Gather the rows; binarize with noise keyed by (seed, step, global index).
-      for (int64_t i = 0; i < rows; ++i) {
-        const int64_t g = perm[static_cast<size_t>(sl.lo + i)];
-        idx[static_cast<size_t>(i)] = in.train.global_index[static_cast<size_t>(g)];
-        const float* src = in.train.row(g);
-        float* dst = x.data() + i * D;
-        if (in.dynamic_binarization)
-          binarize({cfg.seed, Purpose::kBinarize, static_cast<uint64_t>(step), static_cast<uint64_t>(idx[i]), 0}, src,
-                   dst, D);
-        else
-          std::copy(src, src + D, dst);
-      }
-      // 3.+4. SGVB forward/backward with the N/M scaling of the GLOBAL batch; the
-      // gradient sum over ranks starts on the decoder's block as soon as it is
-      // final (overlap) and completes after the encoder's backward.
-      MPI_Request dec_req = MPI_REQUEST_NULL;
-      auto flags_and_start = [&](const ElboSums& sums) {
-        float* ctl = m.control();
-        ctl[0] = std::isfinite(sums.elbo) ? 0.f : 1.f;  // divergence on any rank stops all
-        if (overlap) dec_req = comm.iallreduce_sum(m.grads.data() + dec0, P_n - dec0 + Vae::kControlSlots);
-      };
-      const ElboSums sums = sgvb.run(x.data(), idx.data(), rows, {cfg.seed, Purpose::kLatentNoise, uint64_t(step)},
-                                     true, static_cast<float>(N) / static_cast<float>(m_t), nullptr, flags_and_start);
-      if (overlap) {
-        comm.allreduce_sum(m.grads.data(), dec0);
-        MpiComm::wait(dec_req);
-      } else {
-        comm.allreduce_sum(m.grads.data(), P_n + Vae::kControlSlots);
-      }
-      if (m.control()[0] > 0.f)
-        throw Error(kExitDiverged, "training diverged at step " + std::to_string(step) + " (epoch " +
-                                       std::to_string(epoch) + "): the ELBO is NaN or infinite on " +
-                                       std::to_string(static_cast<int>(m.control()[0])) +
-                                       " rank(s); the last written checkpoint is intact");
-      // 5. Update, with the weight prior's gradient added exactly once.
-      opt.step(m.params.data(), m.grads.data(), lr);
+      for (int64_t i = sl.lo; i < sl.hi; ++i) my_rows[static_cast<size_t>(i - sl.lo)] = perm[static_cast<size_t>(i)];
+      const ElboSums sums = train_step.run(my_rows.data(), sl.hi - sl.lo, m_t, step, lr);
       epoch_sums += sums;
 
       if (root && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {

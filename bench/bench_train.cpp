@@ -1,0 +1,146 @@
+// Training throughput against the bound set by the step's GEMMs, measured in the
+// same run (ratios are what compare across machines and days).
+//
+//   build/bench/aevb_bench_train                      # one thread, one rank
+//   mpirun -np 2 build/bench/aevb_bench_train          # data parallel: P=2 (see README)
+//
+// For each architecture and global minibatch size M it reports
+//   Gemms/<arch>/M    the bare oneDNN GEMMs of one step  -> "bound" samples/s
+//   Step/<arch>/M     the real training step (TrainStep: gather, dynamic
+//                     binarization, SGVB B forward/backward, allreduce, Adagrad)
+// and prints a table of step / bound, then one JSON line.
+#include <benchmark/benchmark.h>
+#include <mpi.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "aevb/dnnl_context.hpp"
+#include "aevb/rng.hpp"
+#include "aevb/train_step.hpp"
+#include "gemm_bound.hpp"
+
+namespace {
+
+using namespace aevb;
+
+struct Arch {
+  const char* name;
+  std::vector<int64_t> hidden;
+  int64_t latent;
+};
+const Arch kArchs[] = {{"784-500-20", {500}, 20}, {"784-200-200-50", {200, 200}, 50}};
+std::map<std::string, double> g_rate;  // benchmark name -> samples/s (filled by the reporter)
+
+MpiComm& comm() {
+  static MpiComm c;
+  return c;
+}
+
+void BM_Gemms(benchmark::State& st) {
+  const Arch& a = kArchs[st.range(0)];
+  const int64_t M = st.range(1), m_local = M / comm().size();
+  std::vector<int64_t> enc{784}, dec{a.latent};
+  enc.insert(enc.end(), a.hidden.begin(), a.hidden.end());
+  enc.push_back(2 * a.latent);
+  dec.insert(dec.end(), a.hidden.rbegin(), a.hidden.rend());
+  dec.push_back(784);
+  bench::StepGemms g(enc, dec, m_local, m_local);
+  for (auto _ : st) g.run();
+  // Samples of the GLOBAL batch per second if every rank ran only its GEMMs.
+  st.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(M), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GFLOP_per_s"] = benchmark::Counter(g.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(a.name);
+}
+
+void BM_Step(benchmark::State& st) {
+  const Arch& a = kArchs[st.range(0)];
+  const int64_t M = st.range(1);
+  const bool overlap = st.range(2) != 0;
+  ModelSpec spec;
+  spec.hidden = a.hidden;
+  spec.latent = a.latent;
+  Vae m(spec);
+  init_params(m, InitScheme::kNormal, 0.01f, 1);
+  Sgvb sgvb(m, Estimator::kB, 1);
+  OptimizerConfig oc;
+  oc.prior_precision = 1.f;
+  Optimizer opt(oc, m.num_params());
+  // Synthetic grey-level data: the step's cost does not depend on the values.
+  DataMatrix data;
+  data.rows = 10000;
+  data.cols = 784;
+  data.x.resize(static_cast<size_t>(data.rows * data.cols));
+  uniforms({1, Purpose::kBinarize, 0, 0, 0}, data.x.data(), static_cast<int64_t>(data.x.size()));
+  data.global_index.resize(static_cast<size_t>(data.rows));
+  for (int64_t i = 0; i < data.rows; ++i) data.global_index[static_cast<size_t>(i)] = i;
+  TrainStep step({m, sgvb, opt, comm(), data, data.rows, 1, true, overlap});
+  const std::vector<int64_t> perm = permutation(1, 0, data.rows);
+  int64_t t = 0;
+  const int P = comm().size(), r = comm().rank();
+  for (auto _ : st) {
+    const int64_t b0 = (t * M) % (data.rows - M);
+    const int64_t lo = b0 + M * r / P, hi = b0 + M * (r + 1) / P;
+    step.run(perm.data() + lo, hi - lo, M, t, 0.02f);
+    ++t;
+  }
+  st.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(M), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(std::string(a.name) + (overlap ? " overlap" : ""));
+}
+
+class Capture : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      auto it = r.counters.find("samples_per_s");
+      if (it != r.counters.end()) g_rate[r.benchmark_name()] = it->second.value;
+    }
+    if (comm().rank() == 0) ConsoleReporter::ReportRuns(runs);
+  }
+  bool ReportContext(const Context& c) override { return comm().rank() == 0 ? ConsoleReporter::ReportContext(c) : true; }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  set_compute_threads(1);
+  const bool multi = comm().size() > 1;
+  // Fixed iteration counts: every rank must run the same number of steps
+  // (each contains an allreduce), so no adaptive iteration count under MPI.
+  for (int a = 0; a < 2; ++a)
+    for (int64_t M : {100, 1000}) {
+      benchmark::RegisterBenchmark("Gemms", BM_Gemms)->Args({a, M})->Iterations(M == 100 ? 2000 : 200)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
+      benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 0})->Iterations(M == 100 ? 2000 : 200)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
+      if (multi)
+        benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 1})->Iterations(M == 100 ? 2000 : 200)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
+    }
+  benchmark::Initialize(&argc, argv);
+  Capture rep;
+  benchmark::RunSpecifiedBenchmarks(&rep);
+  if (comm().rank() == 0) {
+    nlohmann::json out{{"tool", "aevb_bench_train"}, {"ranks", comm().size()}, {"threads_per_rank", 1}};
+    std::printf("\n%-16s %6s %14s %14s %8s\n", "model", "M", "step samples/s", "GEMM bound/s", "ratio");
+    for (int a = 0; a < 2; ++a)
+      for (int64_t M : {100, 1000})
+        for (int ov = 0; ov <= (multi ? 1 : 0); ++ov) {
+          const std::string sfx = "/" + std::to_string(a) + "/" + std::to_string(M);
+          const std::string step_name = "Step" + sfx + "/" + std::to_string(ov) + "/iterations:" +
+                                        std::to_string(M == 100 ? 2000 : 200) + "/repeats:3/real_time_median";
+          const std::string gemm_name =
+              "Gemms" + sfx + "/iterations:" + std::to_string(M == 100 ? 2000 : 200) + "/repeats:3/real_time_median";
+          if (!g_rate.count(step_name) || !g_rate.count(gemm_name)) continue;
+          const double s = g_rate[step_name], b = g_rate[gemm_name];
+          std::printf("%-16s %6lld %14.0f %14.0f %7.1f%%%s\n", kArchs[a].name, static_cast<long long>(M), s, b,
+                      100 * s / b, ov ? " (overlap)" : "");
+          out["results"].push_back({{"model", kArchs[a].name}, {"M", M}, {"overlap", ov == 1}, {"step_samples_per_s", s},
+                                    {"gemm_bound_samples_per_s", b}, {"fraction_of_bound", s / b}});
+        }
+    std::cout << out.dump() << std::endl;
+  }
+  MPI_Finalize();
+  return 0;
+}

@@ -1,0 +1,189 @@
+// aevb-train end to end, as a user runs it: the real binary on small datasets.
+// Checks the smoke-training result, the config/INI precedence, the model file,
+// and every bad-input path (exact message, exit code, no output left behind).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "aevb/h5.hpp"
+#include "aevb/model_file.hpp"
+#include "aevb/shard_writer.hpp"
+#include "data_test_util.hpp"
+
+namespace aevb::testing {
+namespace {
+
+using json = nlohmann::json;
+
+// A float32 dataset of `rows` rows of `cols` values from `value(i, j)`.
+template <class F>
+void write_float_dataset(const std::string& dir, int64_t rows, int64_t cols, F value, std::string binarization = "none") {
+  DatasetWriter w(dir, "synthetic", "test", false);
+  for (const char* split : {"train", "test"}) {
+    SplitSpec s;
+    s.name = split;
+    s.dtype = h5::DType::float32;
+    s.row_shape = {cols};
+    s.rows = rows;
+    s.value_range = {-1e30, 1e30};
+    s.value_meaning = "synthetic";
+    s.binarization = binarization;
+    w.begin_split(s);
+    std::vector<float> x(static_cast<size_t>(rows * cols));
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) x[static_cast<size_t>(i * cols + j)] = value(i, j);
+    w.add_rows(x.data(), static_cast<const uint8_t*>(nullptr), rows);
+    w.end_split();
+  }
+  w.commit();
+}
+
+// Binary "bars" images: each row lights a random subset of 4 horizontal bars of
+// an 8x8 image: real structure for the model to learn in a few steps.
+void write_bars_dataset(const std::string& dir, int64_t rows) {
+  write_float_dataset(
+      dir, rows, 64, [](int64_t i, int64_t j) { return ((i * 2654435761u >> (j / 16)) & 1u) ? 1.f : 0.f; });
+}
+
+RunResult run_train(const std::string& args, const TempDir& scratch) {
+  const std::string out = scratch / "train.out", err = scratch / "train.err";
+  const std::string cmd = std::string(AEVB_BINARY_DIR) + "/aevb-train --progress-every 0 " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::vector<json> read_metrics(const std::string& path) {
+  std::vector<json> v;
+  std::stringstream ss(slurp(path));
+  std::string line;
+  while (std::getline(ss, line))
+    if (!line.empty()) v.push_back(json::parse(line));
+  return v;
+}
+
+// One epoch on 2,000 rows raises the test ELBO by a clear margin. Real MNIST
+// when it is available (converted by aevb-data), else the bars dataset.
+TEST(TrainSmoke, OneEpochOn2000RowsRaisesTheElbo) {
+  TempDir d;
+  const std::string mnist = real_mnist_dir();
+  std::string data = d / "data";
+  if (!mnist.empty()) {
+    ASSERT_EQ(run_data_tool("convert mnist --mnist-dir " + mnist + " --out " + data, d).exit_code, 0);
+  } else {
+    write_bars_dataset(data, 2000);
+  }
+  const RunResult r = run_train("--data " + data + " --max-train-rows 2000 --max-test-rows 1000 --epochs 1 --out " +
+                                    (d / "run"),
+                                d);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto m = read_metrics(d / "run/metrics.jsonl");
+  ASSERT_EQ(m.size(), 2u);
+  const double before = m[0]["test_elbo"], after = m[1]["test_elbo"];
+  // Before training the decoder outputs ~0.5 everywhere: about -D log 2.
+  EXPECT_NEAR(before, mnist.empty() ? -64 * std::log(2.0) : -784 * std::log(2.0), 5.0);
+  EXPECT_GT(after, before + (mnist.empty() ? 10.0 : 150.0)) << "before " << before << " after " << after;
+  // The summary line is JSON with the documented fields.
+  const json s = json::parse(r.last_out_line());
+  EXPECT_EQ(s["status"], "done");
+  EXPECT_EQ(s["steps"], 20);
+  EXPECT_DOUBLE_EQ(s["test_elbo"].get<double>(), after);
+  EXPECT_GT(s["samples_per_s"].get<double>(), 0);
+  // The model file loads and carries the architecture and the config.
+  const LoadedModel lm = load_model(d / "run/model.h5");
+  EXPECT_EQ(lm.model->spec().hidden, std::vector<int64_t>{500});
+  EXPECT_EQ(lm.model->spec().latent, 20);
+  EXPECT_EQ(lm.meta.step, 20);
+  EXPECT_NE(lm.meta.config_ini.find("batch = 100"), std::string::npos);
+}
+
+TEST(TrainConfigFile, IniValuesApplyAndTheCommandLineWins) {
+  TempDir d;
+  write_bars_dataset(d / "data", 300);
+  std::ofstream(d / "cfg.ini") << "latent = 7\nhidden = 16,8\nbatch = 50\nepochs = 1\n";
+  const RunResult r =
+      run_train("--config " + (d / "cfg.ini") + " --latent 3 --data " + (d / "data") + " --out " + (d / "run"), d);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string ini = slurp(d / "run/config.ini");
+  EXPECT_NE(ini.find("latent = 3\n"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("hidden = 16,8\n"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("batch = 50\n"), std::string::npos) << ini;
+  const LoadedModel lm = load_model(d / "run/model.h5");
+  EXPECT_EQ(lm.model->spec().latent, 3);
+  EXPECT_EQ(lm.model->spec().hidden, (std::vector<int64_t>{16, 8}));
+  EXPECT_EQ(json::parse(r.last_out_line())["steps"], 6);
+}
+
+TEST(TrainCli, HelpListsTheOptionsAndExitsZero) {
+  TempDir d;
+  const RunResult r = run_train("--help", d);
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* opt : {"--data", "--hidden", "--estimator", "--samples", "--optimizer", "--lr-schedule",
+                          "--weight-prior-precision", "--binarize", "Exit codes"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+}
+
+struct BadCase {
+  const char* name;
+  const char* args;         // {data} {out} {dir} substituted
+  int exit_code;
+  const char* message;      // expected stderr, {data} {out} {dir} substituted
+};
+
+std::string subst(std::string s, const TempDir& d) {
+  for (auto [k, v] : {std::pair<std::string, std::string>{"{data}", d / "data"}, {"{out}", d / "run"}, {"{dir}", d.path}}) {
+    for (size_t p; (p = s.find(k)) != std::string::npos;) s.replace(p, k.size(), v);
+  }
+  return s;
+}
+
+class TrainBadInput : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(TrainBadInput, FailsWithOneClearMessageAndLeavesNoOutput) {
+  const BadCase& c = GetParam();
+  TempDir d;
+  const std::string name = c.name;
+  if (name == "ValueOutsideUnitInterval")
+    write_float_dataset(d / "data", 10, 4, [](int64_t i, int64_t j) { return i == 7 && j == 2 ? 1.5f : 0.25f; });
+  else if (name == "NanInFloatData")
+    write_float_dataset(d / "data", 10, 4, [](int64_t i, int64_t j) { return i == 3 && j == 1 ? NAN : 0.25f; });
+  else
+    write_bars_dataset(d / "data", 100);
+  std::ofstream(d / "file") << "a regular file";
+  const RunResult r = run_train(subst(c.args, d), d);
+  EXPECT_EQ(r.exit_code, c.exit_code) << r.err;
+  EXPECT_EQ(r.err, subst(c.message, d) + "\n");
+  EXPECT_FALSE(fs::exists(d / "run/model.h5"));
+  EXPECT_FALSE(fs::exists(d / "file/run"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TrainBadInput,
+    ::testing::Values(
+        BadCase{"UnknownOption", "--data {data} --out {out} --bogus 3", 2,
+                "aevb-train: error: unrecognised option '--bogus'"},
+        BadCase{"BadOptionValue", "--data {data} --out {out} --estimator C", 2,
+                "aevb-train: error: --estimator: unknown estimator 'C', expected A (generic) or B (analytic KL)"},
+        BadCase{"BadHiddenList", "--data {data} --out {out} --hidden 500,x", 2,
+                "aevb-train: error: --hidden: expected a comma-separated list of positive layer sizes (e.g. 500 or "
+                "200,200), got '500,x'"},
+        BadCase{"MissingDataset", "--data {dir}/nope --out {out}", 3,
+                "aevb-train: error: {dir}/nope/manifest.json: cannot open (is {dir}/nope an aevb dataset directory?)"},
+        BadCase{"UnwritableOutputDir", "--data {data} --out {dir}/file/run", 4,
+                "aevb-train: error: cannot create output directory {dir}/file/run: Not a directory"},
+        BadCase{"ValueOutsideUnitInterval", "--data {data} --out {out}", 3,
+                "aevb-train: error: {data}/train-00000-of-00001.h5: value 1.5 (stored 1.5 * scale 1) at row 7 of the "
+                "shard (global row 7), column 2 is outside [0,1], which the Bernoulli decoder requires"},
+        BadCase{"NanInFloatData", "--data {data} --out {out} --decoder gaussian", 3,
+                "aevb-train: error: {data}/train-00000-of-00001.h5: non-finite value nan in /data at row 3 of the shard "
+                "(global row 3), column 1"},
+        BadCase{"DynamicBinarizationWithGaussian", "--data {data} --out {out} --decoder gaussian --binarize dynamic",
+                2, "aevb-train: error: --binarize dynamic: only meaningful with --decoder bernoulli"}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace aevb::testing
