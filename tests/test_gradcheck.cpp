@@ -30,7 +30,8 @@ struct Case {
 };
 
 std::string name_of(const Case& c) {
-  return to_string(c.dec) + (c.est == Estimator::kA ? "_A_" : "_B_") + to_string(c.act) + "_L" + std::to_string(c.L) +
+  return to_string(c.dec) + (c.est == Estimator::kA ? "_A_" : "_B_") + (c.hidden.empty() ? "linear" : to_string(c.act)) +
+         "_L" + std::to_string(c.L) +
          (c.dec == DecoderKind::kGaussian ? (c.sigmoid_mean ? "_sigmoid" : "_identity") : "");
 }
 
@@ -101,7 +102,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{DecoderKind::kGaussian, Estimator::kA, true, Activation::kTanh, {5}, 2},
                       Case{DecoderKind::kGaussian, Estimator::kB, true, Activation::kTanh, {5}, 1},
                       Case{DecoderKind::kGaussian, Estimator::kB, false, Activation::kSoftplus, {5}, 2},
-                      Case{DecoderKind::kGaussian, Estimator::kA, false, Activation::kRelu, {4, 4}, 1}),
+                      Case{DecoderKind::kGaussian, Estimator::kA, false, Activation::kRelu, {4, 4}, 1},
+                      Case{DecoderKind::kGaussian, Estimator::kB, false, Activation::kTanh, {}, 2},
+                      Case{DecoderKind::kBernoulli, Estimator::kA, false, Activation::kTanh, {}, 1}),
     [](const ::testing::TestParamInfo<Case>& i) { return name_of(i.param); });
 
 // Negative control: the check above would catch a dropped term. Compare the

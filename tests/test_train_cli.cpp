@@ -170,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "aevb-train: error: --estimator: unknown estimator 'C', expected A (generic) or B (analytic KL)"},
         BadCase{"BadHiddenList", "--data {data} --out {out} --hidden 500,x", 2,
                 "aevb-train: error: --hidden: expected a comma-separated list of positive layer sizes (e.g. 500 or "
-                "200,200), got '500,x'"},
+                "200,200) or none, got '500,x'"},
         BadCase{"MissingDataset", "--data {dir}/nope --out {out}", 3,
                 "aevb-train: error: {dir}/nope/manifest.json: cannot open (is {dir}/nope an aevb dataset directory?)"},
         BadCase{"UnwritableOutputDir", "--data {data} --out {dir}/file/run", 4,

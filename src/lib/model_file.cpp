@@ -29,7 +29,7 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path) {
   } catch (const Error& e) {
     throw input_error(path + ": bad model architecture: " + e.what());
   }
-  if (s.x_dim <= 0 || s.latent <= 0 || s.hidden.empty())
+  if (s.x_dim <= 0 || s.latent <= 0)
     throw input_error(path + ": bad model architecture: non-positive dimensions");
   for (auto h : s.hidden)
     if (h <= 0) throw input_error(path + ": bad model architecture: non-positive hidden layer size");

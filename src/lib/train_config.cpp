@@ -25,7 +25,7 @@ po::options_description describe_options(TrainConfig& c) {
      "binarization attribute (Bernoulli decoder only)");
   po::options_description model("Model");
   model.add_options()
-    ("hidden", po::value(&c.hidden)->default_value(c.hidden), "hidden layer sizes of the encoder, e.g. 500 or 200,200 (decoder mirrors)")
+    ("hidden", po::value(&c.hidden)->default_value(c.hidden), "hidden layer sizes of the encoder, e.g. 500 or 200,200 (decoder mirrors); none = linear")
     ("latent", po::value(&c.model.latent)->default_value(c.model.latent), "latent dimension J")
     ("activation", po::value(&c.activation)->default_value(c.activation), "tanh | relu | softplus")
     ("decoder", po::value(&c.decoder)->default_value(c.decoder), "bernoulli (binary data) | gaussian (real data)")

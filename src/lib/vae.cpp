@@ -16,6 +16,7 @@ DecoderKind parse_decoder(const std::string& name) {
 std::string to_string(DecoderKind d) { return d == DecoderKind::kBernoulli ? "bernoulli" : "gaussian"; }
 
 std::string ModelSpec::hidden_string() const {
+  if (hidden.empty()) return "none";
   std::string s;
   for (size_t i = 0; i < hidden.size(); ++i) {
     if (i) s += ',';
@@ -26,6 +27,7 @@ std::string ModelSpec::hidden_string() const {
 
 std::vector<int64_t> ModelSpec::parse_hidden(const std::string& s) {
   std::vector<int64_t> out;
+  if (s == "none") return out;  // linear encoder and decoder (e.g. probabilistic PCA)
   std::stringstream ss(s);
   std::string tok;
   while (std::getline(ss, tok, ',')) {
@@ -37,11 +39,11 @@ std::vector<int64_t> ModelSpec::parse_hidden(const std::string& s) {
       pos = 0;
     }
     if (pos == 0 || pos != tok.size() || v <= 0)
-      throw usage_error("--hidden: expected a comma-separated list of positive layer sizes (e.g. 500 or 200,200), got '" +
-                        s + "'");
+      throw usage_error(
+          "--hidden: expected a comma-separated list of positive layer sizes (e.g. 500 or 200,200) or none, got '" + s +
+          "'");
     out.push_back(v);
   }
-  if (out.empty()) throw usage_error("--hidden: expected at least one hidden layer size, got '" + s + "'");
   return out;
 }
 
