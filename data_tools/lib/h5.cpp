@@ -73,9 +73,13 @@ Id create_attr(hid_t loc, const std::string& name, hid_t type, hid_t space) {
 
 template <class T>
 void write_attr_numeric(hid_t loc, const std::string& name, const T* v, size_t n, bool scalar) {
-  Id space = scalar ? Id(H5Screate(H5S_SCALAR)) : simple_space({static_cast<hsize_t>(n)});
+  // An empty list (e.g. hidden = [] of a linear model) is a null dataspace:
+  // HDF5 has no zero-length simple attribute.
+  const bool empty = !scalar && n == 0;
+  Id space = scalar ? Id(H5Screate(H5S_SCALAR))
+                    : empty ? Id(H5Screate(H5S_NULL)) : simple_space({static_cast<hsize_t>(n)});
   Id a = create_attr(loc, name, Traits<T>::file(), space);
-  if (H5Awrite(a, Traits<T>::mem(), v) < 0)
+  if (!empty && H5Awrite(a, Traits<T>::mem(), v) < 0)
     fail_out(describe(loc) + ": cannot write attribute '" + name + "'");
 }
 
