@@ -23,6 +23,9 @@ struct ModelMeta {
   double data_scale = 1;
   std::string dataset, binarization, config_ini;
   int64_t step = 0, epoch = 0;
+  // Filled by the loaders only (save_model computes its own): what was read.
+  std::string format;         // "aevb-model" or "aevb-checkpoint"
+  std::string params_sha256;  // the file's checksum attribute (verified)
 };
 
 // Architecture attributes shared by model files and checkpoints.
@@ -38,5 +41,10 @@ struct LoadedModel {
 // Reads and checks a model file (format, version, parameter count against the
 // architecture, checksum); input_error naming the file and what is wrong.
 LoadedModel load_model(const std::string& path);
+// For tools that evaluate a model at any point of training (aevb-eval): accepts
+// a final model file or a training checkpoint (format "aevb-checkpoint": the
+// same architecture attributes, /params and params_sha256; the data attributes
+// of a model file are read when present, else left empty / 0).
+LoadedModel load_model_or_checkpoint(const std::string& path);
 
 }  // namespace aevb

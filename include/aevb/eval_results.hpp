@@ -1,0 +1,46 @@
+// aevb-eval's results file (HDF5, format "aevb-eval-results" version 1) and the
+// summary statistics printed from it.
+//
+//   /log_px        float64 [points x nK]  importance-sampled log p(x), column j uses K = k_values[j]
+//   /k_values      int64   [nK]
+//   /elbo /rec /kl float64 [points]       analytic-KL ELBO and its terms
+//   /index         int64   [points]       global index of each point in the split
+//   /log_px_prior  float64 [points]       naive estimator (z ~ p(z)), only with --prior-samples
+//   root attrs: format, format_version, model, model_format, model_params_sha256,
+//     model_step, dataset, data_dir, split, seed, k_values, elbo_samples,
+//     prior_samples, binarization, binarize_seed, points, sample_evals,
+//     sample_evals_per_s, wall_seconds, created_by
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aevb {
+
+struct EvalResults {
+  // Per point, in global order.
+  std::vector<int64_t> index;
+  std::vector<double> log_px;  // points x k_values.size(), row-major
+  std::vector<double> elbo, rec, kl;
+  std::vector<double> log_px_prior;  // empty unless prior_samples > 0
+  // What was evaluated, and how.
+  std::vector<int64_t> k_values;
+  std::string model_path, model_format, model_params_sha256, dataset, data_dir, split, binarization;
+  int64_t model_step = 0, elbo_samples = 1, prior_samples = 0, sample_evals = 0;
+  uint64_t seed = 0, binarize_seed = 0;
+  double sample_evals_per_s = 0, wall_seconds = 0;
+
+  int64_t points() const { return static_cast<int64_t>(index.size()); }
+};
+
+// Written atomically (temp file + rename): a reader never sees half a file.
+// output_error (exit 4) if it cannot be written.
+void write_eval_results(const std::string& path, const EvalResults& r);
+
+struct MeanSe {
+  double mean = 0, se = 0;  // se = sample standard deviation / sqrt(n)
+};
+// Over values[i * stride + offset], i < n.
+MeanSe mean_se(const double* values, int64_t n, int64_t stride = 1, int64_t offset = 0);
+
+}  // namespace aevb
