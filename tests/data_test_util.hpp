@@ -107,17 +107,24 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Runs `aevb-data <args>` (args already shell-quoted where needed).
-inline RunResult run_data_tool(const std::string& args, const TempDir& scratch) {
-  const std::string out = scratch / "stdout.txt", err = scratch / "stderr.txt";
-  const std::string cmd = std::string(AEVB_BINARY_DIR) + "/aevb-data " + args + " >" + out +
-                          " 2>" + err;
+// Runs `<binary> <args>` (a path relative to the build directory, e.g.
+// "aevb-eval"; args already shell-quoted where needed), capturing stdout and
+// stderr in files of `scratch` named after `tag`.
+inline RunResult run_tool(const std::string& binary, const std::string& args, const TempDir& scratch,
+                          const std::string& tag = "tool") {
+  const std::string out = scratch / (tag + ".out"), err = scratch / (tag + ".err");
+  const std::string cmd = std::string(AEVB_BINARY_DIR) + "/" + binary + " " + args + " >" + out + " 2>" + err;
   RunResult r;
   const int status = std::system(cmd.c_str());
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// Runs `aevb-data <args>` (args already shell-quoted where needed).
+inline RunResult run_data_tool(const std::string& args, const TempDir& scratch) {
+  return run_tool("aevb-data", args, scratch, "data");
 }
 
 // Files of a directory under final names that a reader could mistake for data.

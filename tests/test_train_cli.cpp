@@ -8,63 +8,14 @@
 
 #include "aevb/h5.hpp"
 #include "aevb/model_file.hpp"
-#include "aevb/shard_writer.hpp"
 #include "data_test_util.hpp"
+#include "train_test_util.hpp"
 
 namespace aevb::testing {
 namespace {
 
 using json = nlohmann::json;
 
-// A float32 dataset of `rows` rows of `cols` values from `value(i, j)`.
-template <class F>
-void write_float_dataset(const std::string& dir, int64_t rows, int64_t cols, F value, std::string binarization = "none") {
-  DatasetWriter w(dir, "synthetic", "test", false);
-  for (const char* split : {"train", "test"}) {
-    SplitSpec s;
-    s.name = split;
-    s.dtype = h5::DType::float32;
-    s.row_shape = {cols};
-    s.rows = rows;
-    s.value_range = {-1e30, 1e30};
-    s.value_meaning = "synthetic";
-    s.binarization = binarization;
-    w.begin_split(s);
-    std::vector<float> x(static_cast<size_t>(rows * cols));
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j) x[static_cast<size_t>(i * cols + j)] = value(i, j);
-    w.add_rows(x.data(), static_cast<const uint8_t*>(nullptr), rows);
-    w.end_split();
-  }
-  w.commit();
-}
-
-// Binary "bars" images: each row lights a random subset of 4 horizontal bars of
-// an 8x8 image: real structure for the model to learn in a few steps.
-void write_bars_dataset(const std::string& dir, int64_t rows) {
-  write_float_dataset(
-      dir, rows, 64, [](int64_t i, int64_t j) { return ((i * 2654435761u >> (j / 16)) & 1u) ? 1.f : 0.f; });
-}
-
-RunResult run_train(const std::string& args, const TempDir& scratch) {
-  const std::string out = scratch / "train.out", err = scratch / "train.err";
-  const std::string cmd = std::string(AEVB_BINARY_DIR) + "/aevb-train --progress-every 0 " + args + " >" + out + " 2>" + err;
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-std::vector<json> read_metrics(const std::string& path) {
-  std::vector<json> v;
-  std::stringstream ss(slurp(path));
-  std::string line;
-  while (std::getline(ss, line))
-    if (!line.empty()) v.push_back(json::parse(line));
-  return v;
-}
 
 // One epoch on 2,000 rows raises the test ELBO by a clear margin. Real MNIST
 // when it is available (converted by aevb-data), else the bars dataset.
