@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       if (run) {
         const auto summary = aevb::run_training(cfg, comm);
         if (comm.rank() == 0) std::cout << summary.dump() << std::endl;
+        code = summary.value("exit_code", 0);  // 75 after a stop signal: checkpointed, please requeue
       }
     } catch (const aevb::CollectiveExit& e) {
       code = e.code;

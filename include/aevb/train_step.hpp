@@ -38,7 +38,17 @@ class TrainStep {
   explicit TrainStep(const StepSetup& s);
   // rows = indices into s.data of this rank's slice; global_batch = M of this
   // step over all ranks. Throws Error(kExitDiverged) if any rank's ELBO is not finite.
-  ElboSums run(const int64_t* rows, int64_t n_rows, int64_t global_batch, int64_t step, float lr);
+  // request_checkpoint: this rank asks all ranks to checkpoint after this step.
+  ElboSums run(const int64_t* rows, int64_t n_rows, int64_t global_batch, int64_t step, float lr,
+               bool request_checkpoint = false);
+
+  // Agreed by all ranks after run(): a stop signal reached some rank, or some
+  // rank asked for a checkpoint.
+  bool stop_requested() const { return s_.model.control()[kStop] > 0.f; }
+  bool checkpoint_requested() const { return s_.model.control()[kCheckpoint] > 0.f; }
+
+  // The control slots (see Vae::control()).
+  enum Slot { kDiverged = 0, kStop = 1, kCheckpoint = 2 };
 
  private:
   StepSetup s_;

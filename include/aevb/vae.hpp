@@ -55,6 +55,7 @@ class Vae {
   FloatBuffer grads;
   static constexpr int64_t kControlSlots = 16;
   float* control() { return grads.data() + num_params(); }
+  const float* control() const { return grads.data() + num_params(); }
   Mlp encoder;
   Mlp decoder;
 

@@ -4,12 +4,14 @@
 
 #include "aevb/error.hpp"
 #include "aevb/rng.hpp"
+#include "aevb/stop_signal.hpp"
 
 namespace aevb {
 
 TrainStep::TrainStep(const StepSetup& s) : s_(s) {}
 
-ElboSums TrainStep::run(const int64_t* rows, int64_t n, int64_t global_batch, int64_t step, float lr) {
+ElboSums TrainStep::run(const int64_t* rows, int64_t n, int64_t global_batch, int64_t step, float lr,
+                        bool request_checkpoint) {
   Vae& m = s_.model;
   const int64_t D = s_.data.cols;
   if (static_cast<int64_t>(index_.size()) < n) {
@@ -32,11 +34,14 @@ ElboSums TrainStep::run(const int64_t* rows, int64_t n, int64_t global_batch, in
 
   // 3.+4. Forward/backward scaled by N/M of the GLOBAL batch, then the gradient
   // sum over ranks. The control slots behind the gradients carry each rank's
-  // divergence flag through the same reduction.
+  // divergence, stop-signal and checkpoint flags through the same reduction.
   const int64_t P = m.num_params(), dec0 = m.decoder_begin(), tail = P - dec0 + Vae::kControlSlots;
   MPI_Request dec_req = MPI_REQUEST_NULL;
   auto on_decoder_done = [&](const ElboSums& sums) {
-    m.control()[0] = std::isfinite(sums.elbo) ? 0.f : 1.f;
+    float* ctl = m.control();
+    ctl[kDiverged] = std::isfinite(sums.elbo) ? 0.f : 1.f;
+    ctl[kStop] = stop_signal_received() ? 1.f : 0.f;
+    ctl[kCheckpoint] = request_checkpoint ? 1.f : 0.f;
     if (s_.overlap) dec_req = s_.comm.iallreduce_sum(m.grads.data() + dec0, tail);
   };
   const ElboSums sums =
@@ -48,10 +53,10 @@ ElboSums TrainStep::run(const int64_t* rows, int64_t n, int64_t global_batch, in
   } else {
     s_.comm.allreduce_sum(m.grads.data(), P + Vae::kControlSlots);
   }
-  if (m.control()[0] > 0.f)
+  if (m.control()[kDiverged] > 0.f)
     throw Error(kExitDiverged, "training diverged at step " + std::to_string(step) +
                                    ": the ELBO is NaN or infinite on " +
-                                   std::to_string(static_cast<int>(m.control()[0])) + " rank(s)");
+                                   std::to_string(static_cast<int>(m.control()[kDiverged])) + " rank(s)");
 
   // 5. Update; the weight prior's gradient is added here, once.
   s_.opt.step(m.params.data(), m.grads.data(), lr);

@@ -1,11 +1,15 @@
 #include "aevb/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
+#include "aevb/checkpoint.hpp"
+#include "aevb/checksum.hpp"
 #include "aevb/dataset.hpp"
 #include "aevb/dnnl_context.hpp"
 #include "aevb/durable_file.hpp"
@@ -15,6 +19,7 @@
 #include "aevb/optimizer.hpp"
 #include "aevb/rng.hpp"
 #include "aevb/sgvb.hpp"
+#include "aevb/stop_signal.hpp"
 #include "aevb/train_step.hpp"
 
 namespace aevb {
@@ -37,13 +42,24 @@ std::string human_seconds(double s) {
   return buf;
 }
 
-// Everything the run reads before the first step, validated collectively.
+// The rows [lo, hi) of the global minibatch [b0, b0 + m) that rank r of P owns:
+// a balanced split, so M not divisible by P is fine and a rank may get none.
+struct Slice {
+  int64_t lo, hi;
+};
+Slice rank_slice(int64_t b0, int64_t m, int r, int p) { return {b0 + m * r / p, b0 + m * (r + 1) / p}; }
+
+// Everything the run reads before the first step, validated collectively so a
+// bad file stops every rank with one message before any training.
 struct Inputs {
   Manifest manifest;
   SplitInfo train_info;
-  DataMatrix train;
-  EvalData test;
+  int64_t n_train = 0;
+  ValidateOptions validate;
+  DataMatrix train;  // one rank: all rows, loaded once; several: reloaded per epoch (EpochRows)
+  EvalData test;     // this rank's slice of the test split
   bool dynamic_binarization = false;
+  std::string fingerprint;  // identifies the training data in checkpoints
 };
 
 Inputs load_inputs(const TrainConfig& cfg, const MpiComm& comm) {
@@ -52,6 +68,7 @@ Inputs load_inputs(const TrainConfig& cfg, const MpiComm& comm) {
     if (comm.rank() == 0) {
       make_output_dir(cfg.out_dir);
       require_writable_dir(cfg.out_dir, "cannot write the run directory");
+      make_output_dir(checkpoint_dir(cfg.out_dir));
       require_writable_dir(parent_dir(cfg.model_path), "cannot write the model file " + cfg.model_path);
       require_writable_dir(parent_dir(cfg.metrics_path), "cannot write the metrics file " + cfg.metrics_path);
     }
@@ -62,21 +79,35 @@ Inputs load_inputs(const TrainConfig& cfg, const MpiComm& comm) {
       throw usage_error("--binarize dynamic: only meaningful with --decoder bernoulli");
     in.dynamic_binarization =
         bernoulli && (cfg.binarize == "dynamic" || (cfg.binarize == "auto" && in.train_info.binarization == "dynamic"));
-    ValidateOptions v;
-    v.require_unit_interval = bernoulli;
-    in.train = load_split(in.manifest, cfg.train_split, v, cfg.max_train_rows);
-    if (in.train.rows == 0) throw input_error(cfg.data_dir + ": split '" + cfg.train_split + "' has no rows");
+    in.validate.require_unit_interval = bernoulli;
+    in.n_train = cfg.max_train_rows >= 0 ? std::min(cfg.max_train_rows, in.train_info.rows) : in.train_info.rows;
+    if (in.n_train == 0) throw input_error(cfg.data_dir + ": split '" + cfg.train_split + "' has no rows");
+    if (comm.size() == 1) {
+      in.train = load_split(in.manifest, cfg.train_split, in.validate, in.n_train);
+    } else if (comm.rank() == 0) {
+      // Each rank later reads only its own rows; one rank checks them all now.
+      if (cfg.max_train_rows < 0) verify_split(in.manifest, cfg.train_split, in.validate);
+      else load_split(in.manifest, cfg.train_split, in.validate, in.n_train);
+    }
+    in.fingerprint = std::to_string(in.n_train);
+    for (const auto& s : in.train_info.shards) in.fingerprint += ":" + s.data_sha256;
+    in.fingerprint = sha256_hex(in.fingerprint.data(), in.fingerprint.size());
     if (!cfg.test_split.empty()) {
-      DataMatrix t = load_split(in.manifest, cfg.test_split, v, cfg.max_test_rows);
-      if (t.cols != in.train.cols)
-        throw input_error(cfg.data_dir + ": split '" + cfg.test_split + "' has " + std::to_string(t.cols) +
-                          " values per row but '" + cfg.train_split + "' has " + std::to_string(in.train.cols));
+      const SplitInfo& ti = in.manifest.split(cfg.test_split);
+      const int64_t cols = ti.row_shape.empty() ? 0 : ti.cols;
+      if (cols != in.train_info.cols)
+        throw input_error(cfg.data_dir + ": split '" + cfg.test_split + "' has " + std::to_string(cols) +
+                          " values per row but '" + cfg.train_split + "' has " + std::to_string(in.train_info.cols));
+      const int64_t n = cfg.max_test_rows >= 0 ? std::min(cfg.max_test_rows, ti.rows) : ti.rows;
+      std::vector<int64_t> mine;
+      for (int64_t i = n * comm.rank() / comm.size(); i < n * (comm.rank() + 1) / comm.size(); ++i) mine.push_back(i);
+      DataMatrix t = load_rows(in.manifest, cfg.test_split, mine, in.validate);
       in.test.rows = t.rows;
-      in.test.cols = t.cols;
+      in.test.cols = ti.cols;
       in.test.index = std::move(t.global_index);
       in.test.x = std::move(t.x);
       // A dynamically binarized model is evaluated on ONE fixed binarization of
-      // the test set (seed recorded in the config) so evaluations compare.
+      // the test set (--eval-seed, recorded in the config) so evaluations compare.
       if (in.dynamic_binarization)
         for (int64_t i = 0; i < in.test.rows; ++i) {
           float* r = in.test.x.data() + i * in.test.cols;
@@ -88,12 +119,119 @@ Inputs load_inputs(const TrainConfig& cfg, const MpiComm& comm) {
   return in;
 }
 
-// The rows [lo, hi) of the global minibatch [b0, b0 + m) that rank r of P owns:
-// a balanced split, so M not divisible by P is fine and a rank may get none.
-struct Slice {
-  int64_t lo, hi;
+// With several ranks, each holds only the rows it uses in the current epoch.
+class EpochRows {
+ public:
+  EpochRows(const Inputs& in, const TrainConfig& cfg, const MpiComm& comm) : in_(in), cfg_(cfg), comm_(comm) {}
+
+  // The data holding this rank's rows of steps [first_step, steps) of the epoch.
+  const DataMatrix& load(const std::vector<int64_t>& perm, int64_t first_step, int64_t steps) {
+    if (comm_.size() == 1) return in_.train;  // all rows, loaded once
+    std::vector<int64_t> rows;
+    for (int64_t s = first_step; s < steps; ++s) {
+      const int64_t b0 = s * cfg_.batch, m = std::min(cfg_.batch, in_.n_train - b0);
+      const Slice sl = rank_slice(b0, m, comm_.rank(), comm_.size());
+      rows.insert(rows.end(), perm.begin() + sl.lo, perm.begin() + sl.hi);
+    }
+    std::sort(rows.begin(), rows.end());
+    ValidateOptions v = in_.validate;
+    v.verify_checksums = false;  // verified once at start
+    data_ = load_rows(in_.manifest, cfg_.train_split, rows, v);
+    return data_;
+  }
+  // Position in the loaded data of global row g.
+  int64_t local(int64_t g) const {
+    if (comm_.size() == 1) return g;
+    return std::lower_bound(data_.global_index.begin(), data_.global_index.end(), g) - data_.global_index.begin();
+  }
+
+ private:
+  const Inputs& in_;
+  const TrainConfig& cfg_;
+  const MpiComm& comm_;
+  DataMatrix data_;
 };
-Slice rank_slice(int64_t b0, int64_t m, int r, int p) { return {b0 + m * r / p, b0 + m * (r + 1) / p}; }
+
+RunIdentity identity_of(const TrainConfig& cfg, const Inputs& in, const MpiComm& comm) {
+  RunIdentity id;
+  id.dataset = in.manifest.name;
+  id.train_split = cfg.train_split;
+  id.data_fingerprint = in.fingerprint;
+  id.optimizer = cfg.optimizer;
+  id.config_ini = cfg.to_ini();
+  id.train_rows = in.n_train;
+  id.x_dim = in.train_info.cols;
+  id.batch = cfg.batch;
+  id.ranks = comm.size();
+  id.seed = cfg.seed;
+  return id;
+}
+
+// Finds the checkpoint to resume from (rank 0), loads it into m and opt on every
+// rank, and returns where training stands. A corrupted newest checkpoint is
+// reported and the previous one is used; a mismatched one is refused.
+TrainProgress resume(const TrainConfig& cfg, const RunIdentity& id, Vae& m, Optimizer& opt, const MpiComm& comm) {
+  Checkpoint c;
+  bool found = false;
+  collectively(comm, kTool, [&] {
+    if (comm.rank() != 0 || cfg.resume == "none") return;
+    const bool automatic = cfg.resume == "auto";
+    const std::vector<std::string> candidates =
+        automatic ? list_checkpoints(cfg.out_dir) : std::vector<std::string>{cfg.resume};
+    for (const auto& path : candidates) {
+      try {
+        c = read_checkpoint(path);
+      } catch (const Error& e) {
+        if (!automatic) throw;
+        std::cerr << kTool << ": warning: " << e.what() << "; trying the previous checkpoint" << std::endl;
+        continue;
+      }
+      check_resumable(c, m.spec(), id);
+      found = true;
+      return;
+    }
+    if (!candidates.empty())
+      throw input_error(checkpoint_dir(cfg.out_dir) + ": none of the " + std::to_string(candidates.size()) +
+                        " checkpoints is readable; move them away or pass --resume none to start over");
+  });
+  float flag = found ? 1.f : 0.f;
+  comm.bcast(&flag, 1);
+  if (flag == 0.f) return {};
+  if (comm.rank() == 0) {
+    std::copy(c.params.begin(), c.params.end(), m.params.begin());
+    auto state = opt.state();
+    for (size_t i = 0; i < state.size(); ++i)
+      std::copy(c.opt_state[i].second.begin(), c.opt_state[i].second.end(), state[i].second->begin());
+  }
+  comm.bcast(m.params.data(), m.num_params());
+  for (auto& [name, buf] : opt.state()) comm.bcast(buf->data(), m.num_params());
+  const TrainProgress& p = c.progress;
+  double exact[9] = {double(p.step),         double(p.epoch),        double(p.step_in_epoch),
+                     double(c.optimizer_steps), p.epoch_partial.elbo, p.epoch_partial.rec,
+                     p.epoch_partial.kl,     double(p.epoch_partial.points), p.train_seconds};
+  if (comm.size() > 1) MPI_Bcast(exact, 9, MPI_DOUBLE, 0, comm.get());
+  TrainProgress out;
+  out.step = static_cast<int64_t>(exact[0]);
+  out.epoch = static_cast<int64_t>(exact[1]);
+  out.step_in_epoch = static_cast<int64_t>(exact[2]);
+  opt.set_steps(static_cast<int64_t>(exact[3]));
+  // The partial epoch's global sums continue on rank 0 (they are reduced at the epoch end).
+  if (comm.rank() == 0) out.epoch_partial = {exact[4], exact[5], exact[6], static_cast<int64_t>(exact[7])};
+  out.train_seconds = exact[8];
+  if (comm.rank() == 0)
+    std::cerr << kTool << ": resuming from " << c.path << " (step " << out.step << ", epoch " << out.epoch + 1 << ")"
+              << std::endl;
+  return out;
+}
+
+// A cheap hash of the parameter bits, compared across ranks: identical
+// replicas are an invariant of data-parallel SGD that a bug or a bad node breaks.
+int64_t params_hash(const Vae& m) {
+  const auto* w = reinterpret_cast<const uint32_t*>(m.params.data());
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t i = 0; i < m.num_params(); ++i) h = (h ^ w[i]) * 1099511628211ull;
+  return static_cast<int64_t>(h >> 1);
+}
 
 }  // namespace
 
@@ -101,119 +239,185 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
   const double t_start = now_s();
   TrainConfig cfg = cfg_in;
   set_compute_threads(cfg.threads);
+  install_stop_signal_handlers();
   const bool root = comm.rank() == 0;
 
   Inputs in = load_inputs(cfg, comm);
-  cfg.model.x_dim = in.train.cols;
-  const int64_t N = in.train.rows, D = in.train.cols, M = cfg.batch;
+  cfg.model.x_dim = in.train_info.cols;
+  const int64_t N = in.n_train, M = cfg.batch;
   const int64_t steps_per_epoch = (N + M - 1) / M;
+  const RunIdentity id = identity_of(cfg, in, comm);
 
   // Model: rank 0's initialization is broadcast, so every rank starts identical.
   Vae m(cfg.model);
   init_params(m, parse_init(cfg.init), cfg.init_std, cfg.seed);
   if (cfg.output_bias_init == "mean") {
-    std::vector<double> mean(static_cast<size_t>(D), 0.0);
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t d = 0; d < D; ++d) mean[static_cast<size_t>(d)] += in.train.x[static_cast<size_t>(i * D + d)];
-    for (auto& v : mean) v /= static_cast<double>(N);
+    // The mean over the (rank's) loaded training rows; broadcast below with the rest.
+    const DataMatrix& d = in.train.rows > 0 ? in.train : load_split(in.manifest, cfg.train_split, in.validate, N);
+    std::vector<double> mean(static_cast<size_t>(d.cols), 0.0);
+    for (int64_t i = 0; i < d.rows; ++i)
+      for (int64_t j = 0; j < d.cols; ++j) mean[static_cast<size_t>(j)] += d.x[static_cast<size_t>(i * d.cols + j)];
+    for (auto& v : mean) v /= static_cast<double>(d.rows);
     init_output_bias_to_mean(m, mean);
   }
   comm.bcast(m.params.data(), m.num_params());
   Optimizer opt(cfg.opt, m.num_params());
   Sgvb sgvb(m, cfg.estimator_kind(), cfg.samples);
+  TrainProgress progress = resume(cfg, id, m, opt, comm);
+  const bool fresh = progress.step == 0;
 
   std::ofstream metrics;
   if (root) {
     write_text_atomically(cfg.out_dir + "/config.ini", cfg.to_ini());
-    metrics.open(cfg.metrics_path, std::ios::app);
+    metrics.open(cfg.metrics_path, std::ios::app);  // a resumed run appends
     if (!metrics) throw output_error("cannot open the metrics file " + cfg.metrics_path + " for appending");
     std::cout << cfg.to_ini() << std::flush;
   }
+  // partial_local: this rank's sums over the current epoch's completed steps;
+  // epoch_elapsed: training seconds of the current epoch so far.
+  auto save_checkpoint = [&](ElboSums partial_local, double epoch_elapsed) {
+    // The partial epoch's metrics are summed over ranks so a resume with any
+    // rank count continues them; rank 0 writes.
+    double v[4] = {partial_local.elbo, partial_local.rec, partial_local.kl, static_cast<double>(partial_local.points)};
+    comm.allreduce_sum(v, 4);
+    TrainProgress p = progress;
+    p.epoch_partial = {v[0], v[1], v[2], static_cast<int64_t>(v[3])};
+    p.train_seconds += epoch_elapsed;
+    const std::string path = checkpoint_path(cfg.out_dir, p.step);
+    if (root) {
+      write_checkpoint(path, m, opt, p, id);
+      prune_checkpoints(cfg.out_dir, cfg.keep_checkpoints);
+    }
+    return path;
+  };
 
   const bool overlap = comm.size() > 1 && cfg.overlap != "off";
-  TrainStep train_step({m, sgvb, opt, comm, in.train, N, cfg.seed, in.dynamic_binarization, overlap});
+  EpochRows epoch_rows(in, cfg, comm);
   std::vector<int64_t> my_rows(static_cast<size_t>(M / comm.size() + 1));
-
-  int64_t step = 0;
   const int64_t total_steps = cfg.max_steps >= 0 ? std::min(cfg.max_steps, cfg.epochs * steps_per_epoch)
                                                  : cfg.epochs * steps_per_epoch;
-  double train_seconds = 0, last_progress = now_s();
+  const int64_t first_step = progress.step;
+  double run_train_seconds = 0, last_progress = now_s(), last_checkpoint = now_s();
   json last;  // the last epoch's metrics
-  ElboSums test{};
+  std::string last_checkpoint_path;
+
   // The initial model's test ELBO: the baseline every later epoch is read against.
-  if (in.test.rows > 0) {
-    const ElboSums t0 = evaluate_elbo(m, in.test, cfg.eval_seed, cfg.samples, comm);
+  if (fresh && !cfg.test_split.empty()) {
+    const ElboSums t0 = evaluate_elbo(m, in.test, cfg.eval_seed, cfg.samples, comm, false);
     const double tp = static_cast<double>(std::max<int64_t>(1, t0.points));
     if (root)
       metrics << json{{"epoch", 0}, {"step", 0}, {"test_elbo", t0.elbo / tp}, {"test_rec", t0.rec / tp},
                       {"test_kl", t0.kl / tp}, {"wall_seconds", now_s() - t_start}}.dump()
               << "\n" << std::flush;
   }
-  int64_t epoch = 0;
-  for (; epoch < cfg.epochs && step < total_steps; ++epoch) {
+
+  // Checkpoint (and, after a stop signal, leave) at a step boundary. At an
+  // epoch's last step this waits until the epoch's metrics are written, so the
+  // checkpoint says "epoch e+1, step 0" and a resume neither repeats nor loses
+  // an epoch's metrics line.
+  bool pending_checkpoint = false, pending_stop = false;
+  auto checkpoint_now = [&](ElboSums partial_local, double epoch_elapsed) -> std::optional<json> {
+    last_checkpoint_path = save_checkpoint(partial_local, epoch_elapsed);
+    last_checkpoint = now_s();
+    pending_checkpoint = false;
+    if (!pending_stop) return std::nullopt;
+    if (root)
+      std::cerr << kTool << ": stop signal received: checkpointed step " << progress.step << " to "
+                << last_checkpoint_path << "; exiting with " << kExitRequeue << " (requeue)" << std::endl;
+    return json{{"tool", kTool},         {"status", "checkpointed"},       {"exit_code", kExitRequeue},
+                {"steps", progress.step}, {"epoch", progress.epoch},          {"checkpoint", last_checkpoint_path},
+                {"ranks", comm.size()},  {"wall_seconds", now_s() - t_start}, {"out", cfg.out_dir}};
+  };
+
+  while (progress.epoch < cfg.epochs && progress.step < total_steps) {
+    const int64_t epoch = progress.epoch;
     const std::vector<int64_t> perm = permutation(cfg.seed, static_cast<uint64_t>(epoch), N);
+    const DataMatrix& data = epoch_rows.load(perm, progress.step_in_epoch, steps_per_epoch);
+    TrainStep train_step({m, sgvb, opt, comm, data, N, cfg.seed, in.dynamic_binarization, overlap});
     const float lr = cfg.schedule.lr_at_epoch(epoch);
-    ElboSums epoch_sums;
+    ElboSums epoch_sums = progress.epoch_partial;
+    progress.epoch_partial = {};
     const double t_epoch = now_s();
     int64_t epoch_steps = 0;
-    for (int64_t s = 0; s < steps_per_epoch && step < total_steps; ++s, ++step, ++epoch_steps) {
+    while (progress.step_in_epoch < steps_per_epoch && progress.step < total_steps) {
       // This rank's slice of the global minibatch: entries [b0, b0 + m_t) of the
       // epoch's permutation, split evenly over ranks.
-      const int64_t b0 = s * M, m_t = std::min(M, N - b0);
+      const int64_t b0 = progress.step_in_epoch * M, m_t = std::min(M, N - b0);
       const Slice sl = rank_slice(b0, m_t, comm.rank(), comm.size());
-      for (int64_t i = sl.lo; i < sl.hi; ++i) my_rows[static_cast<size_t>(i - sl.lo)] = perm[static_cast<size_t>(i)];
-      const ElboSums sums = train_step.run(my_rows.data(), sl.hi - sl.lo, m_t, step, lr);
-      epoch_sums += sums;
+      for (int64_t i = sl.lo; i < sl.hi; ++i)
+        my_rows[static_cast<size_t>(i - sl.lo)] = epoch_rows.local(perm[static_cast<size_t>(i)]);
+      const bool timer_due = root && cfg.checkpoint_every_seconds > 0 &&
+                             now_s() - last_checkpoint >= cfg.checkpoint_every_seconds;
+      epoch_sums += train_step.run(my_rows.data(), sl.hi - sl.lo, m_t, progress.step, lr, timer_due);
+      ++progress.step, ++progress.step_in_epoch, ++epoch_steps;
 
+      if (cfg.check_every > 0 && comm.size() > 1 && progress.step % cfg.check_every == 0) {
+        const int64_t h = params_hash(m);
+        if (comm.allreduce_min(h) != comm.allreduce_max(h))
+          throw Error(kExitInternal, "parameters differ across ranks at step " + std::to_string(progress.step) +
+                                         " (hash check); a rank computed a different update");
+      }
+      pending_stop = train_step.stop_requested();
+      pending_checkpoint = pending_stop || train_step.checkpoint_requested() ||
+                           (cfg.checkpoint_every_steps > 0 && progress.step % cfg.checkpoint_every_steps == 0);
+      if (pending_checkpoint && progress.step_in_epoch < steps_per_epoch)
+        if (auto done = checkpoint_now(epoch_sums, now_s() - t_epoch)) return *done;
       if (root && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
         last_progress = now_s();
-        const double el = last_progress - t_epoch;
-        const double rate = static_cast<double>((epoch_steps + 1) * M) / std::max(el, 1e-9);
-        const double eta = static_cast<double>(total_steps - step - 1) * M / std::max(rate, 1e-9);
+        const double rate = static_cast<double>(epoch_steps * M) / std::max(last_progress - t_epoch, 1e-9);
+        const double eta = static_cast<double>(total_steps - progress.step) * M / std::max(rate, 1e-9);
         char line[256];
         std::snprintf(line, sizeof line,
                       "epoch %lld/%lld step %lld/%lld | %.1fk samples/s | ELBO %.2f (rank 0 slice) | lr %.3g | ETA %s",
                       static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs),
-                      static_cast<long long>(step + 1), static_cast<long long>(total_steps), rate / 1000.0,
+                      static_cast<long long>(progress.step), static_cast<long long>(total_steps), rate / 1000.0,
                       epoch_sums.elbo / std::max<int64_t>(1, epoch_sums.points), lr, human_seconds(eta).c_str());
         std::cerr << line << std::endl;
       }
     }
     const double epoch_s = now_s() - t_epoch;
-    train_seconds += epoch_s;
+    progress.train_seconds += epoch_s;
+    run_train_seconds += epoch_s;
+    if (progress.step_in_epoch < steps_per_epoch) {  // stopped mid-epoch by --max-steps
+      progress.epoch_partial = epoch_sums;
+      break;
+    }
     double v[4] = {epoch_sums.elbo, epoch_sums.rec, epoch_sums.kl, static_cast<double>(epoch_sums.points)};
     comm.allreduce_sum(v, 4);
     const double pts = std::max(1.0, v[3]);
     last = json{{"epoch", epoch + 1},
-                {"step", step},
+                {"step", progress.step},
                 {"train_elbo", v[0] / pts},
                 {"train_rec", v[1] / pts},
                 {"train_kl", v[2] / pts},
-                {"samples_per_s", v[3] / std::max(epoch_s, 1e-9)},
+                {"samples_per_s", static_cast<double>(epoch_steps * M) / std::max(epoch_s, 1e-9)},
                 {"lr", lr},
                 {"epoch_seconds", epoch_s},
                 {"wall_seconds", now_s() - t_start}};
-    const bool last_epoch = epoch + 1 == cfg.epochs || step >= total_steps;
-    if (in.test.rows > 0 && ((cfg.eval_every > 0 && (epoch + 1) % cfg.eval_every == 0) || last_epoch)) {
-      test = evaluate_elbo(m, in.test, cfg.eval_seed, cfg.samples, comm);
-      const double tp = static_cast<double>(std::max<int64_t>(1, test.points));
-      last["test_elbo"] = test.elbo / tp;
-      last["test_rec"] = test.rec / tp;
-      last["test_kl"] = test.kl / tp;
+    const bool last_epoch = epoch + 1 == cfg.epochs || progress.step >= total_steps;
+    if (!cfg.test_split.empty() && ((cfg.eval_every > 0 && (epoch + 1) % cfg.eval_every == 0) || last_epoch)) {
+      const ElboSums t = evaluate_elbo(m, in.test, cfg.eval_seed, cfg.samples, comm, false);
+      const double tp = static_cast<double>(std::max<int64_t>(1, t.points));
+      last["test_elbo"] = t.elbo / tp;
+      last["test_rec"] = t.rec / tp;
+      last["test_kl"] = t.kl / tp;
     }
     if (root) {
       metrics << last.dump() << "\n" << std::flush;
       if (cfg.progress_every > 0) {
-        char line[256];
-        std::snprintf(line, sizeof line, "epoch %lld done: train ELBO %.3f", static_cast<long long>(epoch + 1),
-                      v[0] / pts);
-        std::cerr << line;
+        std::cerr << "epoch " << epoch + 1 << " done: train ELBO " << v[0] / pts;
         if (last.contains("test_elbo")) std::cerr << " | test ELBO " << last["test_elbo"].get<double>();
-        std::cerr << " | " << static_cast<long>(v[3] / std::max(epoch_s, 1e-9)) << " samples/s" << std::endl;
+        std::cerr << " | " << static_cast<long>(last["samples_per_s"].get<double>()) << " samples/s" << std::endl;
       }
     }
+    ++progress.epoch;
+    progress.step_in_epoch = 0;
+    if (pending_checkpoint)
+      if (auto done = checkpoint_now(ElboSums{}, 0.0)) return *done;
   }
 
+  // The end: a final checkpoint (so a longer run can continue from here) and the model file.
+  last_checkpoint_path = save_checkpoint(progress.epoch_partial, 0.0);
   if (root) {
     ModelMeta meta;
     meta.row_shape = in.train_info.row_shape;
@@ -221,22 +425,26 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
     meta.dataset = in.manifest.name;
     meta.binarization = in.dynamic_binarization ? "dynamic" : in.train_info.binarization;
     meta.config_ini = cfg.to_ini();
-    meta.step = step;
-    meta.epoch = epoch;
+    meta.step = progress.step;
+    meta.epoch = progress.epoch;
     save_model(cfg.model_path, m, meta);
   }
   json out{{"tool", kTool},
            {"status", "done"},
-           {"epochs", epoch},
-           {"steps", step},
+           {"exit_code", 0},
+           {"epochs", progress.epoch},
+           {"steps", progress.step},
+           {"steps_this_run", progress.step - first_step},
+           {"resumed_from_step", first_step},
            {"ranks", comm.size()},
            {"threads", cfg.threads},
            {"train_rows", N},
-           {"train_seconds", train_seconds},
+           {"train_seconds", progress.train_seconds},
            {"wall_seconds", now_s() - t_start},
-           {"samples_per_s", static_cast<double>(step * M) / std::max(train_seconds, 1e-9)},
+           {"samples_per_s", static_cast<double>((progress.step - first_step) * M) / std::max(run_train_seconds, 1e-9)},
            {"out", cfg.out_dir},
            {"model", cfg.model_path},
+           {"checkpoint", last_checkpoint_path},
            {"metrics", cfg.metrics_path}};
   for (const char* k : {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl"})
     if (last.contains(k)) out[k] = last[k];
