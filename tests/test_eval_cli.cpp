@@ -91,23 +91,22 @@ TEST_F(EvalCli, WritesTheResultsFileAndAJsonSummary) {
   EXPECT_EQ(all_files(d.path).size(), 3u);  // res.h5 + captured stdout/stderr: no temp file left
 }
 
-// A training checkpoint: the same architecture attributes and /params, format
-// "aevb-checkpoint", no data description required.
+// A training checkpoint (aevb-train writes one at the end of the run): format
+// "aevb-checkpoint", the same architecture attributes and /params, no
+// binarization record. Its parameters are the final model's, so are the results.
 TEST_F(EvalCli, AcceptsACheckpointAndGivesTheSameResults) {
   TempDir d;
-  fs::copy_file(model(), d / "ck.h5");
-  {
-    h5::Id f = h5::open_file_rw(d / "ck.h5");
-    h5::write_attr_string(f, "format", "aevb-checkpoint");
-    for (const char* a : {"row_shape", "data_scale", "dataset", "binarization", "config_ini"}) H5Adelete(f, a);
-  }
+  std::string ck;
+  for (const auto& e : fs::directory_iterator(*dir_ / "run/checkpoints")) ck = e.path().string();
+  ASSERT_FALSE(ck.empty());
   const std::string common = " --data " + data() + " --k 1,20 --max-points 50";
   ASSERT_EQ(eval("--model " + model() + common + " --out " + (d / "a.h5"), d).exit_code, 0);
-  const RunResult r = eval("--model " + (d / "ck.h5") + common + " --out " + (d / "b.h5"), d);
+  const RunResult r = eval("--model " + ck + common + " --out " + (d / "b.h5"), d);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   h5::Id a = h5::open_file_read(d / "a.h5"), b = h5::open_file_read(d / "b.h5");
   EXPECT_EQ(h5::read_dataset<double>(a, "log_px").data, h5::read_dataset<double>(b, "log_px").data);
   EXPECT_EQ(h5::read_attr_string(b, "model_format"), "aevb-checkpoint");
+  EXPECT_EQ(h5::read_attr_string(b, "model_params_sha256"), h5::read_attr_string(a, "model_params_sha256"));
 }
 
 struct BadCase {
