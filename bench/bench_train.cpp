@@ -34,6 +34,7 @@ struct Arch {
 };
 const Arch kArchs[] = {{"784-500-20", {500}, 20}, {"784-200-200-50", {200, 200}, 50}};
 std::map<std::string, double> g_rate;  // benchmark name -> samples/s (filled by the reporter)
+std::map<std::string, double> g_comm;  // benchmark name -> seconds in communication per step
 
 MpiComm& comm() {
   static MpiComm c;
@@ -88,6 +89,8 @@ void BM_Step(benchmark::State& st) {
     ++t;
   }
   st.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(M), benchmark::Counter::kIsIterationInvariantRate);
+  // Seconds blocked in communication per step (divided by the step time in the summary).
+  st.counters["comm_s_per_step"] = step.comm_seconds() / static_cast<double>(std::max<int64_t>(1, t));
   st.SetLabel(std::string(a.name) + (overlap ? " overlap" : ""));
 }
 
@@ -97,6 +100,8 @@ class Capture : public benchmark::ConsoleReporter {
     for (const auto& r : runs) {
       auto it = r.counters.find("samples_per_s");
       if (it != r.counters.end()) g_rate[r.benchmark_name()] = it->second.value;
+      auto c = r.counters.find("comm_s_per_step");
+      if (c != r.counters.end()) g_comm[r.benchmark_name()] = c->second.value;
     }
     if (comm().rank() == 0) ConsoleReporter::ReportRuns(runs);
   }
@@ -123,7 +128,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&rep);
   if (comm().rank() == 0) {
     nlohmann::json out{{"tool", "aevb_bench_train"}, {"ranks", comm().size()}, {"threads_per_rank", 1}};
-    std::printf("\n%-16s %6s %14s %14s %8s\n", "model", "M", "step samples/s", "GEMM bound/s", "ratio");
+    std::printf("\n%-16s %6s %14s %14s %8s %8s\n", "model", "M", "step samples/s", "GEMM bound/s", "ratio", "comm");
     for (int a = 0; a < 2; ++a)
       for (int64_t M : {100, 1000})
         for (int ov = 0; ov <= (multi ? 1 : 0); ++ov) {
@@ -134,10 +139,12 @@ int main(int argc, char** argv) {
               "Gemms" + sfx + "/iterations:" + std::to_string(M == 100 ? 2000 : 200) + "/repeats:3/real_time_median";
           if (!g_rate.count(step_name) || !g_rate.count(gemm_name)) continue;
           const double s = g_rate[step_name], b = g_rate[gemm_name];
-          std::printf("%-16s %6lld %14.0f %14.0f %7.1f%%%s\n", kArchs[a].name, static_cast<long long>(M), s, b,
-                      100 * s / b, ov ? " (overlap)" : "");
+          const double comm = g_comm[step_name] * s / static_cast<double>(M);  // (s/step) / (s/step)
+          std::printf("%-16s %6lld %14.0f %14.0f %7.1f%% %7.1f%%%s\n", kArchs[a].name, static_cast<long long>(M), s, b,
+                      100 * s / b, 100 * comm, ov ? " (overlap)" : "");
           out["results"].push_back({{"model", kArchs[a].name}, {"M", M}, {"overlap", ov == 1}, {"step_samples_per_s", s},
-                                    {"gemm_bound_samples_per_s", b}, {"fraction_of_bound", s / b}});
+                                    {"gemm_bound_samples_per_s", b}, {"fraction_of_bound", s / b},
+                                    {"comm_fraction", comm}});
         }
     std::cout << out.dump() << std::endl;
   }

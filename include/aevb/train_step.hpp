@@ -47,6 +47,11 @@ class TrainStep {
   bool stop_requested() const { return s_.model.control()[kStop] > 0.f; }
   bool checkpoint_requested() const { return s_.model.control()[kCheckpoint] > 0.f; }
 
+  // Seconds spent blocked in the gradient reduction (allreduce, or waiting for
+  // the overlapped one), summed over run() calls: the benchmark's
+  // "communication fraction".
+  double comm_seconds() const { return comm_seconds_; }
+
   // The control slots (see Vae::control()).
   enum Slot { kDiverged = 0, kStop = 1, kCheckpoint = 2 };
 
@@ -54,6 +59,7 @@ class TrainStep {
   StepSetup s_;
   FloatBuffer x_;
   std::vector<int64_t> index_;
+  double comm_seconds_ = 0;
 };
 
 }  // namespace aevb

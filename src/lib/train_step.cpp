@@ -47,12 +47,14 @@ ElboSums TrainStep::run(const int64_t* rows, int64_t n, int64_t global_batch, in
   const ElboSums sums =
       s_.sgvb.run(x_.data(), index_.data(), n, {s_.seed, Purpose::kLatentNoise, static_cast<uint64_t>(step)}, true,
                   static_cast<float>(s_.n_total) / static_cast<float>(global_batch), nullptr, on_decoder_done);
+  const double t_comm = MPI_Wtime();
   if (s_.overlap) {
     s_.comm.allreduce_sum(m.grads.data(), dec0);
     MpiComm::wait(dec_req);
   } else {
     s_.comm.allreduce_sum(m.grads.data(), P + Vae::kControlSlots);
   }
+  comm_seconds_ += MPI_Wtime() - t_comm;
   if (m.control()[kDiverged] > 0.f)
     throw Error(kExitDiverged, "training diverged at step " + std::to_string(step) +
                                    ": the ELBO is NaN or infinite on " +
