@@ -6,6 +6,8 @@
 # Data: $(AEVB_DATA)/mnist holds the four MNIST IDX files (gzipped or not).
 
 AEVB_DATA ?= ../shared/data
+# Absolute, because tests run from the build directory.
+override AEVB_DATA := $(abspath $(AEVB_DATA))
 BUILD ?= build
 JOBS ?= 2
 DEMO_EPOCHS ?= 10

@@ -151,8 +151,9 @@ inline std::vector<std::string> all_files(const std::string& dir) {
 // The real-MNIST directory, or "" when it is absent.
 inline std::string real_mnist_dir() {
   const char* env = std::getenv("AEVB_DATA");
-  const std::string base =
-      env && *env ? std::string(env) : std::string(AEVB_SOURCE_DIR) + "/../shared/data";
+  // A relative AEVB_DATA is relative to the source tree (tests run in the build tree).
+  std::string base = env && *env ? std::string(env) : "../shared/data";
+  if (base[0] != '/') base = std::string(AEVB_SOURCE_DIR) + "/" + base;
   const std::string dir = base + "/mnist";
   return fs::exists(dir + "/train-images-idx3-ubyte.gz") ? dir : "";
 }
