@@ -28,6 +28,10 @@ enum class Purpose : uint32_t {
   kImportance = 7,      // importance-sampling proposals in the evaluator
   kPriorSample = 8,     // z ~ p(z) (naive Monte Carlo estimator, sampling)
   kWeightNoise = 9,     // eps of theta ~ q(theta) in full variational Bayes
+  // Data preparation (aevb-data), never used at training time:
+  kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
+  kStaticBinarize = 11, // static binarization (step = source stream, index = source row)
+  kDataShuffle = 12,    // --shuffle-seed row order of a converter (step = source file)
 };
 
 struct NoiseKey {
@@ -47,5 +51,10 @@ void binarize(const NoiseKey& key, const float* x, float* out, int64_t n);
 // A uniformly random permutation of 0..n-1 derived from (seed, epoch) alone:
 // every rank computes the same one.
 std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n);
+// The same Fisher-Yates construction for any purpose: swap i (i = n-1 .. 1) uses
+// the first two words of the block keyed {seed, purpose, step, index = i, sample 0}
+// as a 64-bit draw u, j = u % (i + 1). permutation(seed, epoch, n) above is
+// permutation(seed, Purpose::kPermutation, epoch, n). Needs n < 2^32.
+std::vector<int64_t> permutation(uint64_t seed, Purpose purpose, uint64_t step, int64_t n);
 
 }  // namespace aevb

@@ -56,10 +56,14 @@ void binarize(const NoiseKey& k, const float* x, float* out, int64_t n) {
 }
 
 std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n) {
+  return permutation(seed, Purpose::kPermutation, epoch, n);
+}
+
+std::vector<int64_t> permutation(uint64_t seed, Purpose purpose, uint64_t step, int64_t n) {
   std::vector<int64_t> p(static_cast<size_t>(n));
   std::iota(p.begin(), p.end(), int64_t{0});
   Philox rng;
-  NoiseKey k{seed, Purpose::kPermutation, epoch, 0, 0};
+  NoiseKey k{seed, purpose, step, 0, 0};
   const auto key = key_of(k);
   // Fisher-Yates; a 64-bit draw per swap keeps the modulo bias below 2^-30
   // for any n < 2^34.
