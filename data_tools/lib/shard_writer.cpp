@@ -194,35 +194,51 @@ const Manifest& DatasetWriter::commit() {
   if (in_split_) throw Error(kExitInternal, "DatasetWriter: commit before end_split");
   if (manifest_.splits.empty()) throw Error(kExitInternal, "DatasetWriter: no splits written");
   const std::string manifest_path = dir_ + "/" + kManifestFile;
-  try {
-    // Replacing a dataset (--force): first retire the old manifest so that the
-    // directory never claims to hold a dataset made of old and new shards.
-    std::set<std::string> stale;
-    if (::access(manifest_path.c_str(), F_OK) == 0) {
-      try {
-        for (const auto& [n, s] : Manifest::load(dir_).splits)
-          for (const auto& sh : s.shards) stale.insert(sh.file);
-      } catch (const Error&) {
-        // An unreadable old manifest: nothing known to clean up beyond it.
-      }
-      if (::unlink(manifest_path.c_str()) != 0)
-        throw output_error("cannot remove the old " + manifest_path);
-      fsync_dir(dir_);
+  // Replacing a dataset (--force): the old manifest.json stays in place, and the
+  // old dataset readable, until the new manifest atomically replaces it. Only
+  // then are old shards that the new manifest does not name deleted.
+  std::set<std::string> old_files;
+  if (::access(manifest_path.c_str(), F_OK) == 0) {
+    try {
+      for (const auto& [n, s] : Manifest::load(dir_).splits)
+        for (const auto& sh : s.shards) old_files.insert(sh.file);
+    } catch (const Error&) {
+      // An unreadable old manifest: nothing known to clean up beyond it.
     }
+  }
+  try {
     for (auto& f : finished_) {
       f.commit();
       renamed_.push_back(f.final_path());
     }
     write_text_atomically(manifest_path, manifest_.to_json());
-    committed_ = true;
-    for (const auto& [n, s] : manifest_.splits)
-      for (const auto& sh : s.shards) stale.erase(sh.file);
-    for (const auto& f : stale) ::unlink((dir_ + "/" + f).c_str());
   } catch (...) {
+    // Failed before the new manifest took effect: new shards that did not
+    // replace a file of the old dataset go again. A new shard that did replace
+    // an old one of the same name stays (removing it cannot bring the old bytes
+    // back); the old manifest then fails that shard's checksum loudly.
+    std::vector<std::string> keep;
+    for (const auto& p : renamed_)
+      if (old_files.count(std::filesystem::path(p).filename().string())) keep.push_back(p);
+    std::erase_if(renamed_, [&](const std::string& p) {
+      return std::find(keep.begin(), keep.end(), p) != keep.end();
+    });
     cleanup_after_failure();
     throw;
   }
+  committed_ = true;
+  renamed_.clear();
   finished_.clear();
+  for (const auto& [n, s] : manifest_.splits)
+    for (const auto& sh : s.shards) old_files.erase(sh.file);
+  for (const auto& f : old_files) ::unlink((dir_ + "/" + f).c_str());
+  if (!old_files.empty()) {
+    try {
+      fsync_dir(dir_);
+    } catch (const Error&) {
+      // The dataset is committed; a lingering unreferenced old shard is harmless.
+    }
+  }
   return manifest_;
 }
 

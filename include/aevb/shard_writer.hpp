@@ -4,6 +4,13 @@
 // final names at commit(), manifest.json last. If anything fails (or commit()
 // is never reached), the destructor removes every temp file, and the output
 // directory too if this writer created it and it is empty again.
+//
+// Replacing a dataset (force): nothing of the old dataset is touched before
+// commit(), so a run that fails earlier (bad input, full disk) leaves it fully
+// readable. commit() renames the new shards into place, replaces manifest.json
+// atomically last, then deletes old shards the new manifest does not name. Only
+// a crash inside commit() itself can leave the old manifest next to some new
+// shards of the same names; readers then fail those shards' checksums loudly.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -46,7 +53,8 @@ class DatasetWriter {
   void add_rows(const void* data, const uint8_t* labels, int64_t n);
   void add_rows(const void* data, const int64_t* labels, int64_t n);
   void end_split();  // checks that exactly spec.rows rows arrived
-  // Renames every shard to its final name, then writes manifest.json.
+  // Renames every shard to its final name, then writes manifest.json, then
+  // deletes shards of a replaced dataset that the new manifest does not name.
   const Manifest& commit();
 
  private:
