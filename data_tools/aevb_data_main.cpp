@@ -2,19 +2,30 @@
 //
 //   aevb-data convert mnist (--mnist-dir D | --images-train F --labels-train F
 //                            --images-test F --labels-test F) --out DIR [options]
+//   aevb-data convert amat  (--amat-dir D | --train F [--valid F] [--test F]) --out DIR [options]
+//   aevb-data convert frey  --input frey_rawface.mat --out DIR [options]
+//   aevb-data convert csv   --input F.csv[.gz] --out DIR [--header] [--columns ...] [options]
+//   aevb-data convert npy   --input F.npy --out DIR [options]
 //   aevb-data inspect PATH
+//   aevb-data verify PATH
+//   aevb-data reshard IN OUT (--shards N | --rows-per-shard R)
 //
 // Contract for scripts: exit codes from aevb/error.hpp; errors are one line on
 // stderr ("aevb-data: error: ..."); the last stdout line is a JSON summary.
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "aevb/convert.hpp"
 #include "aevb/convert_mnist.hpp"
+#include "aevb/dataset.hpp"
 #include "aevb/error.hpp"
 #include "aevb/inspect.hpp"
 #include "aevb/shard_format.hpp"
@@ -29,10 +40,20 @@ constexpr const char* kTopUsage =
     "\n"
     "commands:\n"
     "  convert mnist   MNIST IDX files (gzipped or plain) -> sharded HDF5 dataset\n"
+    "  convert amat    fixed-binarization MNIST binarized_mnist_*.amat[.gz]\n"
+    "  convert frey    Frey Face frey_rawface.mat (MATLAB 5, uint8 'ff' 560 x N)\n"
+    "  convert csv     numeric CSV (optionally gzipped) -> float32\n"
+    "  convert npy     NumPy .npy (uint8, float32, float64 -> float32)\n"
     "  inspect PATH    print a dataset's or shard's metadata and verify all checksums\n"
+    "  verify PATH     verify checksums, shapes and value ranges (exit 0 ok, 3 bad)\n"
+    "  reshard IN OUT  rewrite a dataset with another shard count (streaming)\n"
     "\n"
     "Run 'aevb-data <command> --help' for the options of a command.\n"
-    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output.\n";
+    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output.\n"
+    "The last stdout line is one JSON object (rows, shards, seconds, rows_per_s,\n"
+    "mb_per_s, peak_rss_mb, ...).\n";
+
+constexpr const char* kConvertSources = "mnist, amat, frey, csv, npy";
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -52,6 +73,229 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
     throw aevb::usage_error(std::string(e.what()) + " (see 'aevb-data " + cmd + " --help')");
   }
   return vm;
+}
+
+// Options every converter but mnist shares (see docs/data-format.md).
+void add_common(po::options_description& opts, aevb::CommonOptions& c, bool with_split) {
+  opts.add_options()
+      ("out", po::value(&c.out), "output dataset directory (created if missing)")
+      ("name", po::value(&c.name), "dataset name recorded in manifest.json")
+      ("shards", po::value(&c.shards), "shards per split (capped at the split's rows)")
+      ("rows-per-shard", po::value(&c.rows_per_shard),
+       "rows per shard instead of --shards (default: 1 shard per split)");
+  if (with_split)
+    opts.add_options()
+        ("split", po::value(&c.split)->default_value("train=rest"),
+         "consecutive splits of the (shuffled) rows: name=COUNT|FRACTION|rest,... e.g. "
+         "train=0.8,valid=0.1,test=0.1 or train=50000,valid=10000,test=rest");
+  opts.add_options()
+      ("shuffle-seed", po::value(&c.shuffle_seed),
+       "shuffle rows with this seed before splitting/sharding (holds all rows in memory)")
+      ("memory-budget", po::value(&c.memory_budget_mb)->default_value(2048),
+       "MiB of rows --shuffle-seed may hold in memory; larger inputs are refused")
+      ("gzip", po::value(&c.gzip_level)->default_value(0), "gzip level for /data (0 = none)")
+      ("force", po::bool_switch(&c.force),
+       "replace an existing dataset in --out (the old one stays readable until the new one is committed)");
+}
+
+json manifest_summary(const aevb::Manifest& m, const std::string& out, int64_t input_bytes,
+                      double secs, const std::string& command, const std::string& source) {
+  json splits = json::object();
+  int64_t rows = 0, shards = 0;
+  for (const auto& [name, s] : m.splits) {
+    std::cout << name << ": " << s.rows << " rows of " << aevb::shape_string(s.row_shape) << " "
+              << s.dtype << " in " << s.shards.size() << " shard(s)\n";
+    splits[name] = {{"rows", s.rows}, {"shards", s.shards.size()}};
+    rows += s.rows;
+    shards += static_cast<int64_t>(s.shards.size());
+  }
+  std::cout << "wrote " << out << "/" << aevb::kManifestFile << "\n";
+  json j = {{"command", command}, {"out", out},         {"splits", splits},
+            {"rows", rows},       {"shards", shards},   {"input_bytes", input_bytes},
+            {"seconds", secs},    {"rows_per_s", secs > 0 ? rows / secs : 0.0},
+            {"mb_per_s", secs > 0 ? input_bytes / 1e6 / secs : 0.0}};
+  if (!source.empty()) j["dataset"] = source;
+  return j;
+}
+
+template <class Opt, class F>
+json run_convert(const std::string& source, const std::vector<std::string>& args,
+                 po::options_description& opts, Opt& o, F convert,
+                 const std::function<void(const po::variables_map&)>& check = {}) {
+  auto vm = parse(args, opts, nullptr, "convert " + source);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return nullptr;
+  }
+  if (!vm.count("out")) throw aevb::usage_error("convert " + source + ": missing --out DIR");
+  if (check) check(vm);
+  const auto t0 = std::chrono::steady_clock::now();
+  const aevb::ConvertStats r = convert(o);
+  return manifest_summary(r.manifest, o.common.out, r.input_bytes, seconds_since(t0), "convert",
+                          source);
+}
+
+json convert_amat_cmd(const std::vector<std::string>& args) {
+  aevb::AmatOptions o;
+  std::string dir;
+  po::options_description opts(
+      "usage: aevb-data convert amat (--amat-dir D | --train F [--valid F] [--test F]) --out DIR "
+      "[options]\n\n"
+      "Fixed-binarization MNIST (Larochelle & Murray): one image per line, 784 space-separated\n"
+      "0/1 values, plain or gzipped. Each file becomes its split; stored as uint8 0/1, scale 1,\n"
+      "binarization static (seed -1: fixed, unknown).\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("amat-dir", po::value(&dir), "directory holding binarized_mnist_{train,valid,test}.amat[.gz]")
+      ("train", po::value(&o.train), "binarized_mnist_train.amat[.gz]")
+      ("valid", po::value(&o.valid), "binarized_mnist_valid.amat[.gz]")
+      ("test", po::value(&o.test), "binarized_mnist_test.amat[.gz]");
+  add_common(opts, o.common, false);
+  return run_convert("amat", args, opts, o, [&](aevb::AmatOptions& x) {
+    if (!dir.empty()) {
+      if (!x.train.empty() || !x.valid.empty() || !x.test.empty())
+        throw aevb::usage_error("convert amat: give either --amat-dir or --train/--valid/--test, not both");
+      x = aevb::find_amat_files(dir, x);
+    }
+    return aevb::convert_amat(x);
+  });
+}
+
+json convert_frey_cmd(const std::vector<std::string>& args) {
+  aevb::FreyOptions o;
+  po::options_description opts(
+      "usage: aevb-data convert frey --input frey_rawface.mat --out DIR [options]\n\n"
+      "Frey Face: MATLAB 5 file with uint8 variable 'ff' of size 560 x N; image i is column i,\n"
+      "read as 28 rows x 20 columns. Stored as uint8 grey levels, scale 1/255, binarization none\n"
+      "(modelled with the Gaussian decoder).\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("input", po::value(&o.input), "frey_rawface.mat");
+  add_common(opts, o.common, true);
+  return run_convert("frey", args, opts, o, [](aevb::FreyOptions& x) { return aevb::convert_frey(x); });
+}
+
+json convert_csv_cmd(const std::vector<std::string>& args) {
+  aevb::CsvOptions o;
+  std::string delim = ",", range;
+  po::options_description opts(
+      "usage: aevb-data convert csv --input F.csv[.gz] --out DIR [options]\n\n"
+      "Numeric CSV -> float32 rows (one row per non-blank line). Columns are numbered from 0.\n"
+      "Streams: two passes over the file (count, then convert), bounded memory.\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("input", po::value(&o.input), "CSV file, plain or gzipped")
+      ("header", po::bool_switch(&o.header), "the first line holds column names")
+      ("columns", po::value(&o.columns),
+       "columns to store, in this order: indices (0,2,5) or names with --header (default: all but the label)")
+      ("label-column", po::value(&o.label_column), "integer class label column (index or name) -> /labels int64")
+      ("delimiter", po::value(&delim)->default_value(","), "field separator (one character; 'tab' for \\t)")
+      ("scale", po::value(&o.scale)->default_value(1.0), "model input = stored value x scale")
+      ("value-range", po::value(&range), "LO,HI: values outside are errors (default: any finite float32)");
+  add_common(opts, o.common, true);
+  return run_convert("csv", args, opts, o, [&](aevb::CsvOptions& x) {
+    if (delim == "tab") delim = "\t";
+    if (delim.size() != 1) throw aevb::usage_error("--delimiter must be one character, got '" + delim + "'");
+    x.delimiter = delim[0];
+    if (!range.empty()) x.value_range = aevb::parse_value_range(range, "--value-range");
+    return aevb::convert_csv(x);
+  });
+}
+
+json convert_npy_cmd(const std::vector<std::string>& args) {
+  aevb::NpyOptions o;
+  std::string range;
+  po::options_description opts(
+      "usage: aevb-data convert npy --input F.npy --out DIR [options]\n\n"
+      "NumPy .npy (format 1.0-3.0, C order): dtype uint8 is stored as uint8, float32 and float64\n"
+      "as float32. Shape (N, d1, d2, ...) gives N rows of row_shape [d1, d2, ...]; (N,) gives [1].\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("input", po::value(&o.input), ".npy file")
+      ("scale", po::value(&o.scale)->default_value(1.0), "model input = stored value x scale")
+      ("value-range", po::value(&range),
+       "LO,HI: values outside are errors (default: [0,255] for uint8, any finite float32 otherwise)");
+  add_common(opts, o.common, true);
+  return run_convert("npy", args, opts, o, [&](aevb::NpyOptions& x) {
+    if (!range.empty()) x.value_range = aevb::parse_value_range(range, "--value-range");
+    return aevb::convert_npy(x);
+  });
+}
+
+json verify_cmd(const std::vector<std::string>& args) {
+  std::string path;
+  bool unit = false;
+  po::options_description opts(
+      "usage: aevb-data verify PATH [--unit-interval]\n\n"
+      "PATH is a dataset directory or one shard file. Checks every shard's attributes against\n"
+      "the manifest, shapes, the SHA-256 of /data, and that every value is finite and inside\n"
+      "value_range. Exit 0 if all is well, 3 naming the first problem otherwise.\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("unit-interval", po::bool_switch(&unit), "also require value x scale in [0,1] (Bernoulli decoder)");
+  po::options_description all;
+  all.add(opts).add_options()("path", po::value(&path));
+  po::positional_options_description pos;
+  pos.add("path", 1);
+  auto vm = parse(args, all, &pos, "verify");
+  if (vm.count("help")) {
+    std::cout << opts;
+    return nullptr;
+  }
+  if (path.empty()) throw aevb::usage_error("verify: missing PATH (see 'aevb-data verify --help')");
+  const auto t0 = std::chrono::steady_clock::now();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw aevb::input_error(path + ": no such file or directory");
+  int64_t rows = 0, shards = 0, bytes = 0;
+  json splits = json::object();
+  if (S_ISDIR(st.st_mode)) {
+    const aevb::Manifest m = aevb::Manifest::load(path);
+    for (const auto& [name, s] : m.splits) {
+      const aevb::VerifySummary v = aevb::verify_split(m, name, {.require_unit_interval = unit});
+      std::cout << name << ": " << v.rows << " rows in " << v.shards << " shard(s) OK, values in ["
+                << v.min_value << "," << v.max_value << "]\n";
+      splits[name] = {{"rows", v.rows}, {"shards", v.shards}, {"min", v.min_value}, {"max", v.max_value}};
+      rows += v.rows;
+      shards += v.shards;
+      bytes += v.bytes;
+    }
+  } else {
+    const aevb::VerifySummary v = aevb::verify_shard_file(path);
+    std::cout << path << ": " << v.rows << " rows OK, values in [" << v.min_value << ","
+              << v.max_value << "]\n";
+    rows = v.rows;
+    shards = 1;
+    bytes = v.bytes;
+  }
+  const double secs = seconds_since(t0);
+  return {{"command", "verify"}, {"path", path}, {"ok", true}, {"checksums_verified", true},
+          {"splits", splits}, {"rows", rows}, {"shards", shards}, {"bytes", bytes},
+          {"seconds", secs}, {"rows_per_s", secs > 0 ? rows / secs : 0.0},
+          {"mb_per_s", secs > 0 ? bytes / 1e6 / secs : 0.0}};
+}
+
+json reshard_cmd(const std::vector<std::string>& args) {
+  aevb::ReshardOptions o;
+  po::options_description opts(
+      "usage: aevb-data reshard IN OUT (--shards N | --rows-per-shard R) [--gzip L] [--force]\n\n"
+      "Rewrites every split of dataset IN into OUT with a new shard count, streaming (one\n"
+      "4 MiB chunk of rows in memory). Rows, their order (so global row indices), labels and\n"
+      "attributes are kept; each input shard's checksum is verified on the way. OUT may equal\n"
+      "IN with --force.\n\noptions");
+  opts.add_options()("help,h", "show this help")
+      ("shards", po::value(&o.shards), "shards per split (capped at the split's rows)")
+      ("rows-per-shard", po::value(&o.rows_per_shard), "rows per shard instead of --shards")
+      ("gzip", po::value(&o.gzip_level)->default_value(0), "gzip level for /data (0 = none)")
+      ("force", po::bool_switch(&o.force), "replace an existing dataset in OUT");
+  po::options_description all;
+  all.add(opts).add_options()("in", po::value(&o.in))("outdir", po::value(&o.out));
+  po::positional_options_description pos;
+  pos.add("in", 1).add("outdir", 1);
+  auto vm = parse(args, all, &pos, "reshard");
+  if (vm.count("help")) {
+    std::cout << opts;
+    return nullptr;
+  }
+  if (o.in.empty() || o.out.empty())
+    throw aevb::usage_error("reshard: need IN and OUT (see 'aevb-data reshard --help')");
+  const auto t0 = std::chrono::steady_clock::now();
+  const aevb::ConvertStats r = aevb::reshard(o);
+  return manifest_summary(r.manifest, o.out, r.input_bytes, seconds_since(t0), "reshard", "");
 }
 
 json convert_mnist_cmd(const std::vector<std::string>& args) {
@@ -100,22 +344,9 @@ json convert_mnist_cmd(const std::vector<std::string>& args) {
   const auto t0 = std::chrono::steady_clock::now();
   const aevb::ConvertResult r = aevb::convert_mnist(o);
   const double secs = seconds_since(t0);
-  json splits = json::object();
-  int64_t rows = 0;
-  for (const auto& [name, s] : r.manifest.splits) {
-    std::cout << name << ": " << s.rows << " rows in " << s.shards.size() << " shard(s)\n";
-    splits[name] = {{"rows", s.rows}, {"shards", s.shards.size()}};
-    rows += s.rows;
-  }
-  std::cout << "wrote " << o.out << "/" << aevb::kManifestFile << "\n";
-  return {{"command", "convert"},
-          {"dataset", "mnist"},
-          {"out", o.out},
-          {"binarization", o.binarization},
-          {"splits", splits},
-          {"seconds", secs},
-          {"rows_per_s", secs > 0 ? rows / secs : 0.0},
-          {"mb_per_s", secs > 0 ? r.input_bytes / 1e6 / secs : 0.0}};
+  json j = manifest_summary(r.manifest, o.out, r.input_bytes, secs, "convert", "mnist");
+  j["binarization"] = o.binarization;
+  return j;
 }
 
 json inspect_cmd(const std::vector<std::string>& args) {
@@ -139,7 +370,23 @@ json inspect_cmd(const std::vector<std::string>& args) {
   const auto t0 = std::chrono::steady_clock::now();
   json j = aevb::inspect_path(path, std::cout);
   j["command"] = "inspect";
-  j["seconds"] = seconds_since(t0);
+  const double secs = seconds_since(t0);
+  int64_t rows = 0, shards = 0;
+  if (j.contains("splits")) {
+    for (const auto& [name, sp] : j["splits"].items()) {
+      rows += sp["rows"].get<int64_t>();
+      shards += sp["shards"].get<int64_t>();
+    }
+  } else {
+    rows = j["rows"].get<int64_t>();
+    shards = 1;
+  }
+  const int64_t bytes = j["bytes"].get<int64_t>();
+  j["rows"] = rows;
+  j["shards"] = shards;
+  j["seconds"] = secs;
+  j["rows_per_s"] = secs > 0 ? rows / secs : 0.0;
+  j["mb_per_s"] = secs > 0 ? bytes / 1e6 / secs : 0.0;
   return j;
 }
 
@@ -154,16 +401,26 @@ json run(const std::vector<std::string>& argv, std::string& command) {
   if (command == "convert") {
     if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
       std::cout << "usage: aevb-data convert <source> [options]\n\nsources:\n"
-                   "  mnist   MNIST IDX files (see 'aevb-data convert mnist --help')\n";
+                   "  mnist   MNIST IDX files (see 'aevb-data convert mnist --help')\n"
+                   "  amat    fixed-binarization MNIST .amat text\n"
+                   "  frey    Frey Face .mat\n"
+                   "  csv     numeric CSV\n"
+                   "  npy     NumPy .npy\n";
       if (rest.empty()) throw aevb::usage_error("convert: missing source (e.g. 'convert mnist')");
       return nullptr;
     }
-    if (rest[0] != "mnist")
-      throw aevb::usage_error("convert: unknown source '" + rest[0] + "' (known: mnist)");
-    return convert_mnist_cmd(std::vector<std::string>(rest.begin() + 1, rest.end()));
+    const std::vector<std::string> sub(rest.begin() + 1, rest.end());
+    if (rest[0] == "mnist") return convert_mnist_cmd(sub);
+    if (rest[0] == "amat") return convert_amat_cmd(sub);
+    if (rest[0] == "frey") return convert_frey_cmd(sub);
+    if (rest[0] == "csv") return convert_csv_cmd(sub);
+    if (rest[0] == "npy") return convert_npy_cmd(sub);
+    throw aevb::usage_error("convert: unknown source '" + rest[0] + "' (known: " + kConvertSources + ")");
   }
   if (command == "inspect") return inspect_cmd(rest);
-  throw aevb::usage_error("unknown command '" + command + "' (known: convert, inspect)");
+  if (command == "verify") return verify_cmd(rest);
+  if (command == "reshard") return reshard_cmd(rest);
+  throw aevb::usage_error("unknown command '" + command + "' (known: convert, inspect, verify, reshard)");
 }
 
 }  // namespace
@@ -191,6 +448,7 @@ int main(int argc, char** argv) {
     line["exit_code"] = code;
     line["error"] = message;
   }
+  line["peak_rss_mb"] = aevb::peak_rss_mb();
   std::cout << line.dump() << std::endl;
   return code;
 }

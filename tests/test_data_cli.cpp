@@ -133,7 +133,7 @@ TEST(DataCli, UnknownOption) {
                  "unrecognised option '--bogus' (see 'aevb-data convert mnist --help')", out);
   RunResult r = run_data_tool("frobnicate", d);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "aevb-data: error: unknown command 'frobnicate' (known: convert, inspect)\n");
+  EXPECT_EQ(r.err, "aevb-data: error: unknown command 'frobnicate' (known: convert, inspect, verify, reshard)\n");
 }
 
 TEST(DataCli, UnwritableOutputDirectory) {
