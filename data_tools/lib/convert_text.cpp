@@ -146,7 +146,9 @@ class CsvSource final : public RowSource {
   CsvSource(const CsvOptions& o, const CsvLayout& L, int64_t rows)
       : o_(o), L_(L), lr_(o.input), rows_(rows) {
     std::string_view line;
-    if (o.header) lr_.next(line);
+    if (o.header)  // the first non-blank line, as in the counting pass
+      while (lr_.next(line) && is_blank(line)) {
+      }
   }
   int64_t rows() const override { return rows_; }
   int64_t cols() const override { return static_cast<int64_t>(L_.columns.size()); }
