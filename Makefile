@@ -17,10 +17,14 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export AEVB_DATA
 
-.PHONY: deps build demo test test-sanitize bench clean
+.PHONY: deps deps-test build demo test test-sanitize bench clean
 
 deps:
 	./tools/install-deps.sh
+
+# The tests also start a private SLURM cluster (munge, slurmctld, slurmd).
+deps-test:
+	AEVB_WITH_SLURM=1 ./tools/install-deps.sh
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DAEVB_WERROR=ON
@@ -33,11 +37,11 @@ demo: build
 	  mpirun -np 2 --oversubscribe $(BUILD)/aevb-eval --model $(DEMO_OUT)/run/model.h5 --data $(DEMO_OUT)/mnist \
 	    --k 1,10,100 --out $(DEMO_OUT)/run/eval-test.h5; fi
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-sanitize: deps
+test-sanitize: deps-test
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEVB_SANITIZE=ON -DAEVB_WERROR=ON
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j$(JOBS) --timeout 900

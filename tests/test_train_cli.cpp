@@ -56,8 +56,9 @@ TEST(TrainConfigFile, IniValuesApplyAndTheCommandLineWins) {
   TempDir d;
   write_bars_dataset(d / "data", 300);
   std::ofstream(d / "cfg.ini") << "latent = 7\nhidden = 16,8\nbatch = 50\nepochs = 1\n";
-  const RunResult r =
-      run_train("--config " + (d / "cfg.ini") + " --latent 3 --data " + (d / "data") + " --out " + (d / "run"), d);
+  // An option given twice on the command line: the last one wins.
+  const RunResult r = run_train(
+      "--config " + (d / "cfg.ini") + " --latent 9 --data " + (d / "data") + " --latent 3 --out " + (d / "run"), d);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string ini = slurp(d / "run/config.ini");
   EXPECT_NE(ini.find("latent = 3\n"), std::string::npos) << ini;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "aevb/cli.hpp"
 #include "aevb/error.hpp"
 
 namespace aevb {
@@ -79,7 +80,7 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
   cmdline.add(in).add(est).add(run);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(cmdline).run(), vm);
+    po::store(parse_last_wins(argc, argv, cmdline), vm);
     if (vm.count("help")) {
       if (print_help)
         std::cout << "aevb-eval: importance-sampled log-likelihood (and ELBO) of a trained VAE on a dataset split,\n"

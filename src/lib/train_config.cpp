@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "aevb/cli.hpp"
 #include "aevb/error.hpp"
 
 namespace po = boost::program_options;
@@ -131,7 +132,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
   cmdline.add(generic).add(all);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(cmdline).run(), vm);
+    po::store(parse_last_wins(argc, argv, cmdline), vm);
     if (vm.count("help")) {
       if (print_help) {
         std::cout << "aevb-train: train a variational autoencoder with SGVB (Kingma & Welling), data-parallel over MPI.\n\n"
@@ -139,7 +140,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
                   << cmdline
                   << "\nExit codes: 0 done, 2 bad option, 3 bad input file, 4 cannot write outputs, "
                      "5 diverged (NaN/Inf), 75 checkpointed on a signal (requeue), 1 internal error.\n"
-                     "The last line on stdout is a JSON summary.\n";
+                     "An option given twice: the last one wins. The last line on stdout is a JSON summary.\n";
       }
       return false;
     }
