@@ -92,13 +92,8 @@ CONF
     sleep 0.1
   done
   # Tiny data through the conversion job: 600 + 100 random 28x28 images.
-  be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-  mkdir -p "$L/raw"
-  for s in train:600 t10k:100; do
-    local name=${s%%:*} n=${s##*:}
-    { be32 2051; be32 "$n"; be32 28; be32 28; head -c $((n * 784)) /dev/urandom; } > "$L/raw/$name-images-idx3-ubyte"
-    { be32 2049; be32 "$n"; head -c "$n" /dev/zero; } > "$L/raw/$name-labels-idx1-ubyte"
-  done
+  source "$SRC/tests/tiny_mnist.sh"
+  write_tiny_mnist "$L/raw" 600 100
   local id
   id=$(submit --wait --output="$W/convert.out" "$SRC/jobs/convert.sbatch" convert mnist --mnist-dir "$L/raw" --out "$L/data") \
     || fail "convert job failed"
