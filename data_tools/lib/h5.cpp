@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <type_traits>
@@ -26,8 +27,21 @@ std::string hdf5_detail() {
   return d.empty() ? "" : " (HDF5: " + d + ")";
 }
 
+// No atexit teardown of the HDF5 library: after a failed flush (disk full)
+// HDF5 1.10 crashes at exit closing that file again. Every file aevb writes is
+// committed (flushed, fsynced) explicitly and the OS reclaims the rest. This
+// must run before the library initializes (even the H5F_ACC_* macros do), so
+// it is a static initializer.
+const bool kNoAtexitTeardown = (H5dont_atexit(), true);
+
 [[noreturn]] void fail_in(const std::string& msg) { throw input_error(msg + hdf5_detail()); }
-[[noreturn]] void fail_out(const std::string& msg) { throw output_error(msg + hdf5_detail()); }
+// A failed write is usually the disk's fault: name it ("No space left on
+// device") when errno says so right after the failing call.
+[[noreturn]] void fail_out(const std::string& msg) {
+  const int e = errno;
+  const bool io = e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS || e == EFBIG;
+  throw output_error(msg + (io ? std::string(": ") + std::strerror(e) : std::string()) + hdf5_detail());
+}
 
 template <class T> struct Traits;
 template <> struct Traits<uint8_t> {

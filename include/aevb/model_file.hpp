@@ -32,6 +32,10 @@ struct ModelMeta {
 void write_model_spec(int64_t loc, const ModelSpec& s);
 ModelSpec read_model_spec(int64_t loc, const std::string& path);  // input_error on unknown values
 
+// What model files and checkpoints share: format and format_version, the
+// architecture, /params with its block layout attributes, params_sha256.
+void write_model_core(int64_t root, const std::string& format, int64_t version, const Vae& m);
+
 void save_model(const std::string& path, const Vae& m, const ModelMeta& meta);
 
 struct LoadedModel {

@@ -36,9 +36,7 @@ void write_checkpoint(const std::string& path, const Vae& m, Optimizer& opt, con
   const int64_t n = m.num_params();
   h5::AtomicFile f(path);
   const hid_t root = f.id();
-  h5::write_attr_string(root, "format", "aevb-checkpoint");
-  h5::write_attr_int(root, "format_version", kCheckpointVersion);
-  write_model_spec(root, m.spec());
+  write_model_core(root, "aevb-checkpoint", kCheckpointVersion, m);
   h5::write_attr_int(root, "step", p.step);
   h5::write_attr_int(root, "epoch", p.epoch);
   h5::write_attr_int(root, "step_in_epoch", p.step_in_epoch);
@@ -59,8 +57,6 @@ void write_checkpoint(const std::string& path, const Vae& m, Optimizer& opt, con
   h5::write_attr_int(root, "batch", id.batch);
   h5::write_attr_int(root, "ranks", id.ranks);
   h5::write_attr_string(root, "config_ini", id.config_ini);
-  h5::write_attr_string(root, "created_by", "aevb-train 0.1.0");
-  h5::write_dataset(root, "params", m.params.data(), {static_cast<hsize_t>(n)});
   h5::Id g = h5::create_group(root, "optimizer");
   std::vector<const float*> state;
   for (auto& [name, buf] : opt.state()) {
@@ -68,7 +64,6 @@ void write_checkpoint(const std::string& path, const Vae& m, Optimizer& opt, con
     state.push_back(buf->data());
   }
   g.reset();
-  h5::write_attr_string(root, "params_sha256", sha256_hex(m.params.data(), static_cast<size_t>(n) * sizeof(float)));
   h5::write_attr_string(root, "checksum_sha256", state_checksum(m.params.data(), n, state));
   f.commit();
 }

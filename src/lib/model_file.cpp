@@ -48,22 +48,14 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path) {
   return s;
 }
 
-void save_model(const std::string& path, const Vae& m, const ModelMeta& meta) {
-  h5::AtomicFile f(path);
-  const hid_t root = f.id();
-  h5::write_attr_string(root, "format", "aevb-model");
-  h5::write_attr_int(root, "format_version", kModelFormatVersion);
+void write_model_core(int64_t root, const std::string& format, int64_t version, const Vae& m) {
+  h5::write_attr_string(root, "format", format);
+  h5::write_attr_int(root, "format_version", version);
   write_model_spec(root, m.spec());
-  h5::write_attr_ints(root, "row_shape", meta.row_shape);
-  h5::write_attr_double(root, "data_scale", meta.data_scale);
-  h5::write_attr_string(root, "dataset", meta.dataset);
-  h5::write_attr_string(root, "binarization", meta.binarization);
-  h5::write_attr_int(root, "step", meta.step);
-  h5::write_attr_int(root, "epoch", meta.epoch);
-  h5::write_attr_string(root, "config_ini", meta.config_ini);
   h5::write_attr_string(root, "created_by", "aevb-train 0.1.0");
-  h5::write_attr_string(root, "params_sha256", sha256_hex(m.params.data(), m.params.size() * sizeof(float)));
-  h5::write_dataset(root, "params", m.params.data(), {static_cast<hsize_t>(m.params.size())});
+  const int64_t n = m.num_params();
+  h5::write_attr_string(root, "params_sha256", sha256_hex(m.params.data(), static_cast<size_t>(n) * sizeof(float)));
+  h5::write_dataset(root, "params", m.params.data(), {static_cast<hsize_t>(n)});
   h5::Id d = h5::open_dataset(root, "params");
   std::vector<std::string> names;
   std::vector<int64_t> offs, rows, cols;
@@ -77,7 +69,19 @@ void save_model(const std::string& path, const Vae& m, const ModelMeta& meta) {
   h5::write_attr_ints(d, "block_offsets", offs);
   h5::write_attr_ints(d, "block_rows", rows);
   h5::write_attr_ints(d, "block_cols", cols);
-  d.reset();
+}
+
+void save_model(const std::string& path, const Vae& m, const ModelMeta& meta) {
+  h5::AtomicFile f(path);
+  const hid_t root = f.id();
+  write_model_core(root, "aevb-model", kModelFormatVersion, m);
+  h5::write_attr_ints(root, "row_shape", meta.row_shape);
+  h5::write_attr_double(root, "data_scale", meta.data_scale);
+  h5::write_attr_string(root, "dataset", meta.dataset);
+  h5::write_attr_string(root, "binarization", meta.binarization);
+  h5::write_attr_int(root, "step", meta.step);
+  h5::write_attr_int(root, "epoch", meta.epoch);
+  h5::write_attr_string(root, "config_ini", meta.config_ini);
   f.commit();
 }
 

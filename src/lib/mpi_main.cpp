@@ -1,0 +1,41 @@
+#include "aevb/mpi_main.hpp"
+
+#include <iostream>
+
+#include "aevb/error.hpp"
+
+namespace aevb {
+
+int mpi_main(const char* tool, int argc, char** argv, const std::function<bool(const MpiComm&)>& parse,
+             const std::function<nlohmann::json(const MpiComm&)>& run) {
+  MPI_Init(&argc, &argv);
+  int code = kExitOk;
+  {
+    MpiComm comm;
+    try {
+      bool go = true;
+      // Option errors are identical on every rank: agree, print once, exit together.
+      collectively(comm, tool, [&] { go = parse(comm); });
+      if (go) {
+        const nlohmann::json summary = run(comm);
+        if (comm.rank() == 0) std::cout << summary.dump() << std::endl;
+        code = summary.value("exit_code", 0);
+      }
+    } catch (const CollectiveExit& e) {
+      code = e.code;  // already reported by one rank
+    } catch (const Error& e) {
+      // A failure after the collective checks: one message, then end every rank.
+      std::cerr << tool << ": error: " << e.what() << std::endl;
+      if (comm.size() > 1) MPI_Abort(MPI_COMM_WORLD, e.code());
+      code = e.code();
+    } catch (const std::exception& e) {
+      std::cerr << tool << ": internal error: " << e.what() << std::endl;
+      if (comm.size() > 1) MPI_Abort(MPI_COMM_WORLD, kExitInternal);
+      code = kExitInternal;
+    }
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace aevb
