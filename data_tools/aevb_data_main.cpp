@@ -255,7 +255,7 @@ json verify_cmd(const std::vector<std::string>& args) {
       bytes += v.bytes;
     }
   } else {
-    const aevb::VerifySummary v = aevb::verify_shard_file(path);
+    const aevb::VerifySummary v = aevb::verify_shard_file(path, {.require_unit_interval = unit});
     std::cout << path << ": " << v.rows << " rows OK, values in [" << v.min_value << ","
               << v.max_value << "]\n";
     rows = v.rows;

@@ -6,12 +6,12 @@
 #     `mpirun` (LAUNCHER=mpirun); threads per rank = --cpus-per-task;
 #   - it runs in the BACKGROUND: bash runs a trap only after the foreground
 #     child exits, so with a foreground launcher the ranks would never see the
-#     signal. The USR1/TERM trap forwards the signal to the launcher, which
-#     forwards it to every rank (#SBATCH --signal=B:USR1@<seconds> delivers it
-#     to this batch shell before the time limit);
-#   - exit 75 from the trainer means "checkpointed, please requeue": the job
-#     requeues itself (scontrol requeue) and the restarted job resumes from the
-#     newest checkpoint (aevb-train --resume auto is the default).
+#     signal. The trap forwards the signal to the launcher, which forwards it
+#     to every rank (#SBATCH --signal=B:USR1@<seconds> delivers it to this
+#     batch shell before the time limit);
+#   - exit 75 from the trainer after a USR1 means "checkpointed, please
+#     requeue": the job requeues itself (scontrol requeue) and the restarted
+#     job resumes from the newest checkpoint (--resume auto is the default).
 # The job's output file should use --open-mode=append so restarts append.
 
 : "${LAUNCHER:=srun}"
@@ -22,34 +22,63 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 aevb_log() { echo "[$(date '+%F %T')] job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+[$SLURM_ARRAY_TASK_ID]} restart ${SLURM_RESTART_COUNT:-0}: $*" >&2; }
 
+# Signals reaching the batch shell: recorded, and forwarded (as USR1, which
+# every launcher passes on and the trainer treats like TERM) to the launcher
+# of a trainer while one runs. The trap is set before anything is launched, so
+# no signal can kill this shell.
+AEVB_SIGNAL=""
+AEVB_FORWARD_TO=""
+aevb_on_signal() {
+  AEVB_SIGNAL=$1
+  aevb_log "received SIG$1${AEVB_FORWARD_TO:+: forwarding USR1 to the launcher}"
+  [[ -n $AEVB_FORWARD_TO ]] && kill -USR1 "$AEVB_FORWARD_TO" 2>/dev/null
+  return 0
+}
+trap 'aevb_on_signal USR1' USR1
+trap 'aevb_on_signal TERM' TERM
+
+# aevb_launch [--forward-signals] PROGRAM ARGS...: runs PROGRAM on the job's
+# tasks; returns its exit code. Without --forward-signals (evaluation, which is
+# short) a signal is only recorded and the program runs on.
 aevb_launch() {
-  local ntasks="${SLURM_NTASKS:-1}" pid rc
+  local forward=0 ntasks="${SLURM_NTASKS:-1}" pid rc
+  if [[ ${1:-} == --forward-signals ]]; then forward=1; shift; fi
   case "$LAUNCHER" in
     srun) srun --mpi=pmix --ntasks="$ntasks" --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" "$@" & ;;
     mpirun) mpirun -np "$ntasks" --bind-to none "$@" & ;;
     *) aevb_log "LAUNCHER must be srun or mpirun, got '$LAUNCHER'"; return 2 ;;
   esac
   pid=$!
-  trap 'aevb_log "signal received: forwarding USR1 to the launcher"; kill -USR1 '"$pid"' 2>/dev/null' USR1 TERM
-  # `wait` returns early (>128) when a trapped signal arrives: wait again while
-  # the launcher is still alive.
-  while true; do
-    wait "$pid"
-    rc=$?
-    kill -0 "$pid" 2>/dev/null || break
-  done
-  trap - USR1 TERM
+  if ((forward)); then
+    AEVB_FORWARD_TO=$pid
+    # A signal that came while the launcher was starting is passed on now.
+    [[ -n $AEVB_SIGNAL ]] && kill -USR1 "$pid" 2>/dev/null
+  fi
+  # `wait` returns early (status > 128) when a trapped signal arrives: keep
+  # waiting while the launcher lives, then collect its own exit status.
+  while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
+  wait "$pid"
+  rc=$?
+  AEVB_FORWARD_TO=""
   return "$rc"
 }
 
-# Runs aevb_launch and applies the exit-code policy: 75 -> requeue this job.
+# Runs a trainer with aevb_launch and applies the exit-code policy: 75 after a
+# USR1 (time limit, or `scancel --signal=USR1 --batch`) -> requeue this job;
+# 75 after a TERM (scancel, or preemption, which SLURM requeues by itself) ->
+# exit 75 without requeueing, so a cancelled job stays cancelled.
 aevb_run_requeueable() {
   local rc=0
-  aevb_launch "$@" || rc=$?
-  if [[ $rc -eq 75 && -n "${SLURM_JOB_ID:-}" ]]; then
-    aevb_log "checkpointed (exit 75): requeueing job $SLURM_JOB_ID"
-    scontrol requeue "$SLURM_JOB_ID"
-    exit 0
+  aevb_launch --forward-signals "$@" || rc=$?
+  if [[ $rc -eq 75 ]]; then
+    if [[ $AEVB_SIGNAL == USR1 && -n ${SLURM_JOB_ID:-} ]]; then
+      aevb_log "checkpointed (exit 75): requeueing job $SLURM_JOB_ID"
+      if scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi
+      aevb_log "requeue refused (--no-requeue?): resubmit to continue from the checkpoint"
+    else
+      aevb_log "checkpointed (exit 75) after SIG${AEVB_SIGNAL:-?}: not requeueing"
+    fi
+    exit 75
   fi
   aevb_log "finished with exit code $rc"
   return "$rc"

@@ -192,6 +192,9 @@ TEST_F(EvalCli, RankInvarianceOneAndTwoRanksGiveIdenticalResults) {
     lp.push_back(h5::read_dataset<double>(f, "log_px_prior"));
   }
   ASSERT_EQ(lp[0].data.size(), 300u * 3);
+  ASSERT_EQ(lp[0].dims, lp[2].dims);  // log_px, 1 vs 2 ranks
+  ASSERT_EQ(lp[1].dims, lp[3].dims);  // log_px_prior
+  ASSERT_EQ(el[0].dims, el[1].dims);
   // Bit for bit (memcmp, not ==: also NaN-proof).
   EXPECT_EQ(0, std::memcmp(lp[0].data.data(), lp[2].data.data(), lp[0].data.size() * sizeof(double)));
   EXPECT_EQ(0, std::memcmp(lp[1].data.data(), lp[3].data.data(), lp[1].data.size() * sizeof(double)));

@@ -292,3 +292,40 @@ TEST(TrainDiskFull, StopsWithAClearErrorAndKeepsEarlierCheckpoints) {
 
 }  // namespace
 }  // namespace aevb::testing
+
+namespace aevb::testing {
+namespace {
+
+// Going back to an older checkpoint in the same run directory starts a new
+// line of work: the newer checkpoints move to checkpoints/abandoned-*, the
+// metrics keep only lines up to the resumed step (no epoch twice), and a
+// later --resume auto continues the new line.
+TEST(TrainCheckpoints, RollbackSetsNewerCheckpointsAsideAndTrimsMetrics) {
+  TempDir d;
+  write_bars_dataset(d / "data", 500);
+  const std::string run = d / "run";
+  const std::string base = "--data " + (d / "data") + " --hidden 32 --latent 4 --batch 50 --epochs 100 " +
+                           "--checkpoint-every-steps 10 --out " + run;
+  ASSERT_EQ(run_train(base + " --max-steps 40", d).exit_code, 0);  // epochs of 10 steps: ckpts 20, 30, 40 kept
+  ASSERT_EQ(list_checkpoints(run).size(), 3u);
+  const RunResult r = run_train(base + " --max-steps 30 --lr 0.01 --resume " + checkpoint_path(run, 20), d);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 newer checkpoint(s) moved to " + checkpoint_dir(run) + "/abandoned-"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("changed options: lr (0.0199999996 -> 0.00999999978)"), std::string::npos) << r.err;
+  const auto ckpts = list_checkpoints(run);
+  ASSERT_EQ(ckpts.size(), 2u);
+  EXPECT_EQ(read_step_from_name(ckpts[0]), 30);
+  EXPECT_EQ(read_step_from_name(ckpts[1]), 20);
+  const auto m = read_metrics(run + "/metrics.jsonl");
+  std::vector<int64_t> epochs;
+  for (const auto& l : m) epochs.push_back(l["epoch"]);
+  EXPECT_EQ(epochs, (std::vector<int64_t>{0, 1, 2, 3}));
+  // --resume auto now continues the new line (step 30), not the abandoned 40.
+  const RunResult r2 = run_train(base + " --max-steps 50 --lr 0.01", d);
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(json::parse(r2.last_out_line())["resumed_from_step"], 30);
+}
+
+}  // namespace
+}  // namespace aevb::testing

@@ -308,11 +308,11 @@ VerifySummary verify_split(const Manifest& m, const std::string& split, const Va
   return st;
 }
 
-VerifySummary verify_shard_file(const std::string& path) {
+VerifySummary verify_shard_file(const std::string& path, const ValidateOptions& opts) {
   OpenShard s = open_shard(path);
   VerifySummary st;
   std::vector<int64_t> labels(s.labels.valid() ? static_cast<size_t>(s.rows) : 0);
-  stream_any(s, s.rows, ValidateOptions{}, true, s.attrs.data_sha256, nullptr,
+  stream_any(s, s.rows, opts, true, s.attrs.data_sha256, nullptr,
              s.labels.valid() ? labels.data() : nullptr, st);
   st.shards = 1;
   return st;

@@ -88,8 +88,11 @@ void write_text_atomically(const std::string& final_path, const std::string& con
     }
     done += static_cast<size_t>(w);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
+  const bool synced = ::fsync(fd) == 0;
+  int err = errno;
+  const bool closed = ::close(fd) == 0;  // always close, even after a failed fsync
+  if (!synced || !closed) {
+    if (synced) err = errno;
     ::unlink(tmp.c_str());
     throw output_error(tmp + ": fsync/close failed: " + std::strerror(err));
   }

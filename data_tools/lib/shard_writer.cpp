@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 
 #include "aevb/checksum.hpp"
@@ -213,6 +215,16 @@ const Manifest& DatasetWriter::commit() {
     }
     write_text_atomically(manifest_path, manifest_.to_json());
   } catch (...) {
+    // The new manifest may already be in place (its rename succeeded and only
+    // the directory fsync failed): then the new dataset is live, and removing
+    // its shards would break it. Report the error, keep everything.
+    std::ifstream now(manifest_path);
+    std::stringstream text;
+    text << now.rdbuf();
+    if (text.str() == manifest_.to_json()) {
+      committed_ = true;
+      throw;
+    }
     // Failed before the new manifest took effect: new shards that did not
     // replace a file of the old dataset go again. A new shard that did replace
     // an old one of the same name stays (removing it cannot bring the old bytes

@@ -60,6 +60,8 @@ void check_resumable(const Checkpoint& c, const ModelSpec& spec, const RunIdenti
 
 std::string checkpoint_dir(const std::string& run_dir);
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
+// The step in a checkpoint's file name (ckpt-<step>.h5).
+int64_t read_step_from_name(const std::string& path);
 // Complete checkpoints of a run directory, newest (highest step) first.
 std::vector<std::string> list_checkpoints(const std::string& run_dir);
 // Removes all but the newest `keep`, and temp files left by a killed writer.

@@ -70,6 +70,6 @@ struct VerifySummary {
 // checksums) without keeping the rows.
 VerifySummary verify_split(const Manifest&, const std::string& split, const ValidateOptions& = {});
 // Checks one shard file on its own: attributes, shapes, its data_sha256 attribute.
-VerifySummary verify_shard_file(const std::string& path);
+VerifySummary verify_shard_file(const std::string& path, const ValidateOptions& = {});
 
 }  // namespace aevb

@@ -46,6 +46,11 @@ struct CollectiveExit {
   int code;
 };
 
+// A failure every rank has detected identically (e.g. divergence seen through
+// the reduced control slots): rank 0 prints "<tool>: error: <message>", and
+// every rank throws CollectiveExit{code} to leave cleanly (no MPI_Abort).
+[[noreturn]] void agreed_failure(const MpiComm& comm, const std::string& tool, int code, const std::string& message);
+
 // Runs phase(); if it throws aevb::Error on any rank, all ranks throw
 // CollectiveExit with the largest exit code, after the lowest failing rank has
 // printed "<tool>: error: <message>" to stderr.

@@ -34,7 +34,9 @@ class Optimizer {
  public:
   Optimizer(const OptimizerConfig& cfg, int64_t n);
   // One update of params with grads (grads is read only) at learning rate lr.
-  void step(float* params, const float* grads, float lr);
+  // Returns false if any gradient was NaN or infinite (checked in the same
+  // loop: a sum of g - g is NaN exactly then); the caller stops the run.
+  bool step(float* params, const float* grads, float lr);
 
   int64_t steps() const { return t_; }
   // State for checkpoints: named buffers of n floats each, plus the step count.

@@ -146,6 +146,11 @@ void check_resumable(const Checkpoint& c, const ModelSpec& spec, const RunIdenti
     throw input_error(c.path + ": cannot resume, the checkpoint does not match this configuration" + diff);
 }
 
+int64_t read_step_from_name(const std::string& path) {
+  const std::string n = fs::path(path).filename().string();  // ckpt-<10 digits>.h5
+  return std::stoll(n.substr(5, 10));
+}
+
 std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   std::vector<std::string> out;
   std::error_code ec;

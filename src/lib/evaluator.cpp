@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -39,7 +40,12 @@ struct Inputs {
 Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
   Inputs in;
   collectively(comm, kTool, [&] {
-    if (comm.rank() == 0) require_writable_dir(parent_dir(cfg.out_path), "cannot write the results file " + cfg.out_path);
+    if (comm.rank() == 0) {
+      require_writable_dir(parent_dir(cfg.out_path), "cannot write the results file " + cfg.out_path);
+      if (std::filesystem::is_directory(cfg.out_path))
+        throw output_error("--out " + cfg.out_path + " is a directory; expected a results file path (e.g. " +
+                           cfg.out_path + "/eval.h5)");
+    }
     in.model = load_model_or_checkpoint(cfg.model_path);
     const ModelSpec& spec = in.model.model->spec();
     const bool bernoulli = spec.decoder == DecoderKind::kBernoulli;

@@ -52,11 +52,21 @@ void MpiComm::barrier() const { MPI_Barrier(comm_); }
 
 MPI_Request MpiComm::iallreduce_sum(float* buf, int64_t n) const {
   MPI_Request r = MPI_REQUEST_NULL;
-  if (size_ > 1) MPI_Iallreduce(MPI_IN_PLACE, buf, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_, &r);
+  if (size_ == 1) return r;
+  if (n > INT_MAX) {  // beyond one MPI count: no overlap, reduce in pieces now
+    allreduce_sum(buf, n);
+    return r;
+  }
+  MPI_Iallreduce(MPI_IN_PLACE, buf, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_, &r);
   return r;
 }
 void MpiComm::wait(MPI_Request& r) {
   if (r != MPI_REQUEST_NULL) MPI_Wait(&r, MPI_STATUS_IGNORE);
+}
+
+void agreed_failure(const MpiComm& comm, const std::string& tool, int code, const std::string& message) {
+  if (comm.rank() == 0) std::cerr << tool << ": error: " << message << std::endl;
+  throw CollectiveExit{code};
 }
 
 void collectively(const MpiComm& comm, const std::string& tool, const std::function<void()>& phase) {

@@ -8,7 +8,9 @@ namespace aevb {
 
 int mpi_main(const char* tool, int argc, char** argv, const std::function<bool(const MpiComm&)>& parse,
              const std::function<nlohmann::json(const MpiComm&)>& run) {
-  MPI_Init(&argc, &argv);
+  // oneDNN runs OpenMP threads; only the main thread calls MPI.
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int code = kExitOk;
   {
     MpiComm comm;

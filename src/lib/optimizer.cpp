@@ -30,16 +30,18 @@ std::vector<std::pair<std::string, FloatBuffer*>> Optimizer::state() {
   return {};
 }
 
-void Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr) {
+bool Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr) {
   ++t_;
+  float check = 0.f;
   const float lam = cfg_.prior_precision;
   float* __restrict s1 = s1_.data();
   const int64_t n = n_;
   switch (cfg_.kind) {
     case OptimizerKind::kAdagrad: {
       const float eps = cfg_.adagrad_eps;
-#pragma omp simd
+#pragma omp simd reduction(+ : check)
       for (int64_t i = 0; i < n; ++i) {
+        check += g_in[i] - g_in[i];
         const float g = g_in[i] + lam * p[i];
         s1[i] += g * g;
         p[i] -= lr * g / (std::sqrt(s1[i]) + eps);
@@ -51,8 +53,9 @@ void Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr
       const float b1 = cfg_.adam_beta1, b2 = cfg_.adam_beta2, eps = cfg_.adam_eps;
       const float c1 = 1.f / (1.f - static_cast<float>(std::pow(double(b1), double(t_))));
       const float c2 = 1.f / (1.f - static_cast<float>(std::pow(double(b2), double(t_))));
-#pragma omp simd
+#pragma omp simd reduction(+ : check)
       for (int64_t i = 0; i < n; ++i) {
+        check += g_in[i] - g_in[i];
         const float g = g_in[i] + lam * p[i];
         s1[i] = b1 * s1[i] + (1.f - b1) * g;
         s2[i] = b2 * s2[i] + (1.f - b2) * g * g;
@@ -62,8 +65,9 @@ void Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr
     }
     case OptimizerKind::kSgd: {
       const float mu = cfg_.momentum;
-#pragma omp simd
+#pragma omp simd reduction(+ : check)
       for (int64_t i = 0; i < n; ++i) {
+        check += g_in[i] - g_in[i];
         const float g = g_in[i] + lam * p[i];
         s1[i] = mu * s1[i] + g;
         p[i] -= lr * s1[i];
@@ -71,6 +75,7 @@ void Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr
       break;
     }
   }
+  return std::isfinite(check);
 }
 
 ScheduleKind parse_schedule(const std::string& s) {

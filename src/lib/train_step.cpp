@@ -55,13 +55,22 @@ ElboSums TrainStep::run(const int64_t* rows, int64_t n, int64_t global_batch, in
     s_.comm.allreduce_sum(m.grads.data(), P + Vae::kControlSlots);
   }
   comm_seconds_ += MPI_Wtime() - t_comm;
+  // Every rank sees the same reduced flags and gradients, so every rank takes
+  // the same decision: one message, a clean exit with 5, no MPI_Abort.
   if (m.control()[kDiverged] > 0.f)
-    throw Error(kExitDiverged, "training diverged at step " + std::to_string(step) +
-                                   ": the ELBO is NaN or infinite on " +
-                                   std::to_string(static_cast<int>(m.control()[kDiverged])) + " rank(s)");
+    agreed_failure(s_.comm, "aevb-train", kExitDiverged,
+                   "training diverged at step " + std::to_string(step) + ": the ELBO is NaN or infinite on " +
+                       std::to_string(static_cast<int>(m.control()[kDiverged])) +
+                       " rank(s); the last checkpoint is intact");
 
-  // 5. Update; the weight prior's gradient is added here, once.
-  s_.opt.step(m.params.data(), m.grads.data(), lr);
+  // 5. Update; the weight prior's gradient is added here, once. A non-finite
+  // gradient (the loss can be finite while e.g. exp(log sigma^2) overflows in
+  // float) stops the run the same way; the parameters in memory are then
+  // never written.
+  if (!s_.opt.step(m.params.data(), m.grads.data(), lr))
+    agreed_failure(s_.comm, "aevb-train", kExitDiverged,
+                   "training diverged at step " + std::to_string(step) +
+                       ": NaN or infinite gradients; the last checkpoint is intact");
   return sums;
 }
 

@@ -1,12 +1,20 @@
 #include "aevb/trainer.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "aevb/checkpoint.hpp"
 #include "aevb/checksum.hpp"
@@ -82,6 +90,9 @@ Inputs load_inputs(const TrainConfig& cfg, const MpiComm& comm) {
     in.validate.require_unit_interval = bernoulli;
     in.n_train = cfg.max_train_rows >= 0 ? std::min(cfg.max_train_rows, in.train_info.rows) : in.train_info.rows;
     if (in.n_train == 0) throw input_error(cfg.data_dir + ": split '" + cfg.train_split + "' has no rows");
+    if (in.n_train >= (int64_t{1} << 32))
+      throw input_error(cfg.data_dir + ": split '" + cfg.train_split + "' has " + std::to_string(in.n_train) +
+                        " rows; at most 2^32 - 1 are supported (noise is keyed by 32-bit sample indices)");
     if (comm.size() == 1) {
       in.train = load_split(in.manifest, cfg.train_split, in.validate, in.n_train);
     } else if (comm.rank() == 0) {
@@ -167,6 +178,45 @@ RunIdentity identity_of(const TrainConfig& cfg, const Inputs& in, const MpiComm&
   return id;
 }
 
+// Options whose change on resume breaks "the same bits as never stopping"
+// without making the checkpoint unusable: listed as a warning. (Architecture,
+// data, batch, optimizer and seed are refused by check_resumable.)
+void warn_about_changed_options(const std::string& before_ini, const std::string& now_ini, const std::string& path) {
+  auto parse = [](const std::string& ini) {
+    std::map<std::string, std::string> kv;
+    std::istringstream in(ini);
+    for (std::string line; std::getline(in, line);) {
+      const auto eq = line.find(" = ");
+      if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+      kv[line.substr(0, eq)] = line.substr(eq + 3);
+    }
+    return kv;
+  };
+  static const std::set<std::string> kFree = {"out",       "metrics",    "model-out",       "progress-every", "resume",
+                                               "threads",   "overlap",    "check-every",     "epochs",         "max-steps",
+                                               "keep-checkpoints", "checkpoint-every-steps", "checkpoint-every-seconds"};
+  const auto a = parse(before_ini), b = parse(now_ini);
+  std::string changed;
+  for (const auto& [k, v] : b)
+    if (!kFree.count(k) && a.count(k) && a.at(k) != v) changed += " " + k + " (" + a.at(k) + " -> " + v + ")";
+  if (!changed.empty())
+    std::cerr << kTool << ": warning: resuming " << path << " with changed options:" << changed
+              << "; the run will differ from one that never stopped" << std::endl;
+}
+
+// Moves the checkpoints newer than `step` (all of them for step < 0) into
+// checkpoints/abandoned-<time>/.
+void set_aside_checkpoints_after(const std::string& run_dir, int64_t step) {
+  std::vector<std::string> newer;
+  for (const auto& p : list_checkpoints(run_dir))
+    if (step < 0 || read_step_from_name(p) > step) newer.push_back(p);
+  if (newer.empty()) return;
+  const std::string dest = checkpoint_dir(run_dir) + "/abandoned-" + std::to_string(std::time(nullptr));
+  make_output_dir(dest);
+  for (const auto& p : newer) rename_durably(p, dest + "/" + std::filesystem::path(p).filename().string());
+  std::cerr << kTool << ": " << newer.size() << " newer checkpoint(s) moved to " << dest << std::endl;
+}
+
 // Finds the checkpoint to resume from (rank 0), loads it into m and opt on every
 // rank, and returns where training stands. A corrupted newest checkpoint is
 // reported and the previous one is used; a mismatched one is refused.
@@ -181,12 +231,13 @@ TrainProgress resume(const TrainConfig& cfg, const RunIdentity& id, Vae& m, Opti
     for (const auto& path : candidates) {
       try {
         c = read_checkpoint(path);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // also bad_alloc from corrupted sizes
         if (!automatic) throw;
         std::cerr << kTool << ": warning: " << e.what() << "; trying the previous checkpoint" << std::endl;
         continue;
       }
       check_resumable(c, m.spec(), id);
+      warn_about_changed_options(c.id.config_ini, id.config_ini, c.path);
       found = true;
       return;
     }
@@ -194,6 +245,10 @@ TrainProgress resume(const TrainConfig& cfg, const RunIdentity& id, Vae& m, Opti
       throw input_error(checkpoint_dir(cfg.out_dir) + ": none of the " + std::to_string(candidates.size()) +
                         " checkpoints is readable; move them away or pass --resume none to start over");
   });
+  // Going back (an older checkpoint, or --resume none) starts a new line of
+  // work in this run directory: the newer checkpoints move aside, so pruning
+  // cannot delete the new ones and --resume auto cannot jump back to the old line.
+  if (comm.rank() == 0) set_aside_checkpoints_after(cfg.out_dir, found ? c.progress.step : -1);
   float flag = found ? 1.f : 0.f;
   comm.bcast(&flag, 1);
   if (flag == 0.f) return {};
@@ -227,10 +282,27 @@ TrainProgress resume(const TrainConfig& cfg, const RunIdentity& id, Vae& m, Opti
 // A cheap hash of the parameter bits, compared across ranks: identical
 // replicas are an invariant of data-parallel SGD that a bug or a bad node breaks.
 int64_t params_hash(const Vae& m) {
-  const auto* w = reinterpret_cast<const uint32_t*>(m.params.data());
   uint64_t h = 1469598103934665603ull;
-  for (int64_t i = 0; i < m.num_params(); ++i) h = (h ^ w[i]) * 1099511628211ull;
+  for (int64_t i = 0; i < m.num_params(); ++i) h = (h ^ std::bit_cast<uint32_t>(m.params[i])) * 1099511628211ull;
   return static_cast<int64_t>(h >> 1);
+}
+
+// On resume, metrics.jsonl keeps only the lines up to the resumed step (a
+// kill after an epoch's line but before its checkpoint, or going back to an
+// older checkpoint, would otherwise repeat lines); a fresh start empties it.
+void trim_metrics(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || step == 0) continue;
+    try {
+      if (json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
+    } catch (const json::exception&) {
+      // a torn last line from a killed run: dropped
+    }
+  }
+  write_text_atomically(path, kept);
 }
 
 }  // namespace
@@ -245,19 +317,33 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
   Inputs in = load_inputs(cfg, comm);
   cfg.model.x_dim = in.train_info.cols;
   const int64_t N = in.n_train, M = cfg.batch;
-  const int64_t steps_per_epoch = (N + M - 1) / M;
+  // Full minibatches only: a final partial one of m << M rows would get the
+  // gradient scale N/m and, squared into Adagrad's accumulator, slow the rest
+  // of the run. Each epoch's permutation differs, so every row is still used.
+  // (A split smaller than M is one minibatch of N rows.)
+  const int64_t steps_per_epoch = std::max<int64_t>(1, N / M);
   const RunIdentity id = identity_of(cfg, in, comm);
 
   // Model: rank 0's initialization is broadcast, so every rank starts identical.
   Vae m(cfg.model);
   init_params(m, parse_init(cfg.init), cfg.init_std, cfg.seed);
   if (cfg.output_bias_init == "mean") {
-    // The mean over the (rank's) loaded training rows; broadcast below with the rest.
-    const DataMatrix& d = in.train.rows > 0 ? in.train : load_split(in.manifest, cfg.train_split, in.validate, N);
-    std::vector<double> mean(static_cast<size_t>(d.cols), 0.0);
+    // The mean training input: each rank sums its 1/P of the rows (one rank
+    // has them all in memory already), one reduction adds the sums.
+    DataMatrix slice;
+    if (comm.size() > 1) {
+      std::vector<int64_t> rows;
+      for (int64_t i = N * comm.rank() / comm.size(); i < N * (comm.rank() + 1) / comm.size(); ++i) rows.push_back(i);
+      ValidateOptions v = in.validate;
+      v.verify_checksums = false;
+      slice = load_rows(in.manifest, cfg.train_split, rows, v);
+    }
+    const DataMatrix& d = comm.size() > 1 ? slice : in.train;
+    std::vector<double> mean(static_cast<size_t>(in.train_info.cols), 0.0);
     for (int64_t i = 0; i < d.rows; ++i)
       for (int64_t j = 0; j < d.cols; ++j) mean[static_cast<size_t>(j)] += d.x[static_cast<size_t>(i * d.cols + j)];
-    for (auto& v : mean) v /= static_cast<double>(d.rows);
+    comm.allreduce_sum(mean.data(), static_cast<int64_t>(mean.size()));
+    for (auto& v : mean) v /= static_cast<double>(N);
     init_output_bias_to_mean(m, mean);
   }
   comm.bcast(m.params.data(), m.num_params());
@@ -269,10 +355,15 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
   std::ofstream metrics;
   if (root) {
     write_text_atomically(cfg.out_dir + "/config.ini", cfg.to_ini());
-    metrics.open(cfg.metrics_path, std::ios::app);  // a resumed run appends
+    trim_metrics(cfg.metrics_path, progress.step);
+    metrics.open(cfg.metrics_path, std::ios::app);  // a resumed run continues the file
     if (!metrics) throw output_error("cannot open the metrics file " + cfg.metrics_path + " for appending");
     std::cout << cfg.to_ini() << std::flush;
   }
+  auto write_metrics_line = [&](const json& line) {
+    metrics << line.dump() << "\n" << std::flush;
+    if (!metrics) throw output_error("cannot append to the metrics file " + cfg.metrics_path + ": " + std::strerror(errno));
+  };
   // partial_local: this rank's sums over the current epoch's completed steps;
   // epoch_elapsed: training seconds of the current epoch so far.
   auto save_checkpoint = [&](ElboSums partial_local, double epoch_elapsed) {
@@ -306,9 +397,8 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
     const ElboSums t0 = evaluate_elbo(m, in.test, cfg.eval_seed, cfg.samples, comm, false);
     const double tp = static_cast<double>(std::max<int64_t>(1, t0.points));
     if (root)
-      metrics << json{{"epoch", 0}, {"step", 0}, {"test_elbo", t0.elbo / tp}, {"test_rec", t0.rec / tp},
-                      {"test_kl", t0.kl / tp}, {"wall_seconds", now_s() - t_start}}.dump()
-              << "\n" << std::flush;
+      write_metrics_line(json{{"epoch", 0}, {"step", 0}, {"test_elbo", t0.elbo / tp}, {"test_rec", t0.rec / tp},
+                              {"test_kl", t0.kl / tp}, {"wall_seconds", now_s() - t_start}});
   }
 
   // Checkpoint (and, after a stop signal, leave) at a step boundary. At an
@@ -354,8 +444,9 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
       if (cfg.check_every > 0 && comm.size() > 1 && progress.step % cfg.check_every == 0) {
         const int64_t h = params_hash(m);
         if (comm.allreduce_min(h) != comm.allreduce_max(h))
-          throw Error(kExitInternal, "parameters differ across ranks at step " + std::to_string(progress.step) +
-                                         " (hash check); a rank computed a different update");
+          agreed_failure(comm, kTool, kExitInternal,
+                         "parameters differ across ranks at step " + std::to_string(progress.step) +
+                             " (hash check); a rank computed a different update");
       }
       pending_stop = train_step.stop_requested();
       pending_checkpoint = pending_stop || train_step.checkpoint_requested() ||
@@ -403,7 +494,7 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
       last["test_kl"] = t.kl / tp;
     }
     if (root) {
-      metrics << last.dump() << "\n" << std::flush;
+      write_metrics_line(last);
       if (cfg.progress_every > 0) {
         std::cerr << "epoch " << epoch + 1 << " done: train ELBO " << v[0] / pts;
         if (last.contains("test_elbo")) std::cerr << " | test ELBO " << last["test_elbo"].get<double>();

@@ -2,7 +2,7 @@
 # The job scripts of jobs/ against a real SLURM started by this script:
 # munge + slurmctld + slurmd from Debian's packages, private config and state in
 # $AEVB_SLURM_DIR, torn down by PID. ctest runs it as a fixture:
-#   slurm_test.sh up | train | eval | requeue | array | failing | down
+#   slurm_test.sh up | train | eval | requeue | norequeue | array | failing | down
 # Exit 77 = skipped (not root, or the SLURM packages are missing:
 # AEVB_WITH_SLURM=1 tools/install-deps.sh installs them; `make test` does).
 set -uo pipefail
@@ -19,11 +19,16 @@ pass() { echo "PASS: $*"; }
 need_cluster() { [[ -f $L/ready ]] || skip "no cluster (slurm.up was skipped)"; }
 
 field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
-# Waits for a job (or all tasks of an array) to leave the queue; prints the elapsed seconds.
+# Waits for a job (or all tasks of an array) to leave the queue; prints the
+# elapsed seconds, or a message and returns 1 (after cancelling it) on timeout.
 wait_job() {
   local id=$1 limit=${2:-180} t0=$SECONDS
   while squeue -h -j "$id" 2>/dev/null | grep -q .; do
-    (( SECONDS - t0 > limit )) && fail "job $id still queued after ${limit}s: $(squeue -h -j "$id")"
+    if (( SECONDS - t0 > limit )); then
+      echo "job $id still queued after ${limit}s: $(squeue -h -j "$id")"
+      scancel "$id" 2>/dev/null
+      return 1
+    fi
     sleep 0.2
   done
   echo $((SECONDS - t0))
@@ -106,7 +111,7 @@ case_train() {  # a training job (mpirun launcher) completes and writes its mode
   need_cluster
   local id secs
   id=$(LAUNCHER=mpirun submit --output="$W/train.out" "$SRC/jobs/train.sbatch" "${COMMON[@]}" --max-steps 60 --out "$W/train")
-  secs=$(wait_job "$id")
+  secs=$(wait_job "$id") || fail "$secs"
   [[ $(field "$id" JobState) == COMPLETED ]] || fail "train job state $(field "$id" JobState) exit $(field "$id" ExitCode)"
   [[ -f $W/train/model.h5 ]] || fail "no model.h5"
   grep -q '"status":"done"' "$W/train.out" || fail "no JSON summary in the job output"
@@ -118,7 +123,7 @@ case_eval() {  # an evaluation job (srun launcher) writes its results
   [[ -f $W/train/model.h5 ]] || fail "needs the model of slurm.train"
   local id secs
   id=$(submit --output="$W/eval.out" "$SRC/jobs/eval.sbatch" --model "$W/train/model.h5" --data "$L/data" --k 1,10 --out "$W/train/eval.h5")
-  secs=$(wait_job "$id")
+  secs=$(wait_job "$id") || fail "$secs"
   [[ $(field "$id" JobState) == COMPLETED ]] || fail "eval job state $(field "$id" JobState)"
   h5dump -H "$W/train/eval.h5" | grep -q '"log_px"' || fail "no /log_px in eval.h5"
   grep -q '"tool":"aevb-eval"' "$W/eval.out" || fail "no JSON summary in the job output"
@@ -129,14 +134,14 @@ case_requeue() {  # USR1 -> checkpoint -> requeue -> resume -> bitwise identical
   need_cluster
   local steps=4000 ref id secs
   ref=$(submit --output="$W/ref.out" "$SRC/jobs/train.sbatch" "${COMMON[@]}" --max-steps $steps --out "$W/ref")
-  wait_job "$ref" >/dev/null
+  wait_job "$ref" >/dev/null || fail "reference job timed out"
   [[ $(field "$ref" JobState) == COMPLETED ]] || fail "reference job state $(field "$ref" JobState)"
   id=$(submit --output="$W/requeue.out" "$SRC/jobs/train.sbatch" "${COMMON[@]}" --max-steps $steps --out "$W/requeue")
   local t0=$SECONDS
   until [[ -f $W/requeue/config.ini ]]; do (( SECONDS - t0 > 60 )) && fail "job never started"; sleep 0.1; done
   sleep 1
   scancel --signal=USR1 --batch "$id" || fail "scancel --signal"
-  secs=$(wait_job "$id" 240)
+  secs=$(wait_job "$id" 240) || fail "$secs"
   [[ $(field "$id" JobState) == COMPLETED ]] || fail "requeued job state $(field "$id" JobState)"
   [[ $(field "$id" Restarts) -ge 1 ]] || fail "the job finished before the signal (no restart)"
   grep -q "requeueing job $id" "$W/requeue.out" || fail "no requeue in the job output"
@@ -152,7 +157,7 @@ case_array() {  # a sweep as a job array writes one result per task
   local id secs
   id=$(EVAL_ARGS="--k 1,10" submit --array=0-2 --output="$W/sweep-%A_%a.out" "$SRC/jobs/sweep.sbatch" "$W/sweep.txt" "$W/sweep" \
        "${COMMON[@]}" --max-steps 30)
-  secs=$(wait_job "$id")
+  secs=$(wait_job "$id") || fail "$secs"
   for t in 0 1 2; do
     [[ -f $W/sweep/$t/eval.h5 ]] || fail "task $t wrote no eval.h5"
     grep -q "task $t done" "$W/sweep-${id}_$t.out" || fail "task $t did not finish"
@@ -165,16 +170,31 @@ case_failing() {  # bad input: non-zero exit code and a clear message in the out
   need_cluster
   local id
   id=$(submit --output="$W/fail.out" "$SRC/jobs/train.sbatch" --data "$L/nope" --out "$W/fail")
-  wait_job "$id" >/dev/null
+  wait_job "$id" >/dev/null || fail "failing job timed out"
   [[ $(field "$id" JobState) == FAILED ]] || fail "state $(field "$id" JobState), expected FAILED"
   [[ $(field "$id" ExitCode) == 3:0 ]] || fail "exit code $(field "$id" ExitCode), expected 3:0"
   grep -qF "aevb-train: error: $L/nope/manifest.json: cannot open" "$W/fail.out" || fail "no clear message"
   pass "failing job: FAILED, exit 3, message in the output"
 }
 
+case_norequeue() {  # USR1 to a job that may not be requeued: exit 75 with the reason, not "completed"
+  need_cluster
+  local id t0=$SECONDS
+  id=$(submit --no-requeue --output="$W/norequeue.out" "$SRC/jobs/train.sbatch" "${COMMON[@]}" --max-steps 1000000 --out "$W/norequeue")
+  until [[ -f $W/norequeue/config.ini ]]; do (( SECONDS - t0 > 60 )) && fail "job never started"; sleep 0.1; done
+  sleep 0.5
+  scancel --signal=USR1 --batch "$id" || fail "scancel --signal"
+  wait_job "$id" >/dev/null || fail "job did not stop"
+  [[ $(field "$id" JobState) == FAILED && $(field "$id" ExitCode) == 75:0 ]] \
+    || fail "state $(field "$id" JobState) exit $(field "$id" ExitCode), expected FAILED 75:0"
+  grep -q "requeue refused" "$W/norequeue.out" || fail "no explanation in the output"
+  ls "$W/norequeue/checkpoints/"ckpt-*.h5 >/dev/null 2>&1 || fail "no checkpoint"
+  pass "no-requeue job: checkpointed, exit 75, reason in the output"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  train|eval|requeue|array|failing) "case_$1" ;;
-  *) echo "usage: $0 up|down|train|eval|requeue|array|failing" >&2; exit 2 ;;
+  train|eval|requeue|norequeue|array|failing) "case_$1" ;;
+  *) echo "usage: $0 up|down|train|eval|requeue|norequeue|array|failing" >&2; exit 2 ;;
 esac
