@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "aevb/error.hpp"
+
 namespace aevb::testing {
 
 namespace fs = std::filesystem;
@@ -146,6 +148,17 @@ inline std::vector<std::string> all_files(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) return found;
   for (const auto& e : fs::directory_iterator(dir)) found.push_back(e.path().filename().string());
   return found;
+}
+
+// Message and exit code of the aevb::Error that f throws.
+template <class F>
+std::pair<int, std::string> error_of(F&& f) {
+  try {
+    f();
+  } catch (const aevb::Error& e) {
+    return {e.code(), e.what()};
+  }
+  return {0, "(no error)"};
 }
 
 // The real-MNIST directory, or "" when it is absent.

@@ -21,15 +21,6 @@ namespace {
 using namespace aevb;
 using namespace aevb::testing;
 
-template <class F>
-std::pair<int, std::string> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return {e.code(), e.what()};
-  }
-  return {0, "(no error)"};
-}
 
 SplitSpec float_spec(int64_t rows, int64_t shards, std::vector<double> range = {0, 1}) {
   SplitSpec s;

@@ -224,19 +224,29 @@ TEST(EvalBernoulliGrid, LargeKMatchesNumericalIntegration) {
   }
 }
 
-// K = 1 is the generic (estimator A) ELBO with L = 1 under the same noise key:
-// the same z, the same weight, by construction.
-TEST(EvalConstruction, KEqualsOneIsTheSampledKlElbo) {
+// A 12-10-3 Bernoulli model and n binary points for the construction tests.
+ModelSpec small_spec() {
   ModelSpec s;
   s.x_dim = 12;
   s.hidden = {10};
   s.latent = 3;
+  return s;
+}
+std::vector<float> binary_points(int64_t n, int64_t d) {
+  std::vector<float> x(static_cast<size_t>(n * d));
+  uniforms({8, Purpose::kBinarize, 0, 0, 0}, x.data(), static_cast<int64_t>(x.size()));
+  for (auto& v : x) v = v < 0.4f ? 1.f : 0.f;
+  return x;
+}
+
+// K = 1 is the generic (estimator A) ELBO with L = 1 under the same noise key:
+// the same z, the same weight, by construction.
+TEST(EvalConstruction, KEqualsOneIsTheSampledKlElbo) {
+  const ModelSpec s = small_spec();
   Vae m(s);
   init_params(m, InitScheme::kNormal, 0.5f, 4);
   const int64_t n = 30;
-  std::vector<float> x(static_cast<size_t>(n * s.x_dim));
-  uniforms({8, Purpose::kBinarize, 0, 0, 0}, x.data(), static_cast<int64_t>(x.size()));
-  for (auto& v : x) v = v < 0.4f ? 1.f : 0.f;
+  const std::vector<float> x = binary_points(n, s.x_dim);
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = 1000 + 3 * i;  // global indices key the noise
   ImportanceSampler is(m, Proposal::kPosterior, {1, 5}, 21, 64);
@@ -253,16 +263,11 @@ TEST(EvalConstruction, KEqualsOneIsTheSampledKlElbo) {
 // A point's estimate depends on (seed, global index, k) only, not on how the
 // samples were chunked or which other points shared its decoder calls.
 TEST(EvalConstruction, EstimatesDoNotDependOnChunking) {
-  ModelSpec s;
-  s.x_dim = 12;
-  s.hidden = {10};
-  s.latent = 3;
+  const ModelSpec s = small_spec();
   Vae m(s);
   init_params(m, InitScheme::kNormal, 0.5f, 4);
   const int64_t n = 7;
-  std::vector<float> x(static_cast<size_t>(n * s.x_dim));
-  uniforms({8, Purpose::kBinarize, 0, 0, 0}, x.data(), static_cast<int64_t>(x.size()));
-  for (auto& v : x) v = v < 0.4f ? 1.f : 0.f;
+  const std::vector<float> x = binary_points(n, s.x_dim);
   const auto idx = iota(n);
   const std::vector<int64_t> ks{1, 3, 50, 130};
   std::vector<double> ref;

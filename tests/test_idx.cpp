@@ -15,16 +15,6 @@ namespace {
 using namespace aevb;
 using namespace aevb::testing;
 
-// Message and exit code of the aevb::Error that f throws.
-template <class F>
-std::pair<int, std::string> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return {e.code(), e.what()};
-  }
-  return {0, "(no error)"};
-}
 
 class IdxRoundTrip : public ::testing::TestWithParam<bool> {};
 
