@@ -2,6 +2,7 @@
 // Checks the smoke-training result, the config/INI precedence, the model file,
 // and every bad-input path (exact message, exit code, no output left behind).
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,10 @@ TEST(TrainSmoke, OneEpochOn2000RowsRaisesTheElbo) {
   EXPECT_EQ(lm.model->spec().latent, 20);
   EXPECT_EQ(lm.meta.step, 20);
   EXPECT_NE(lm.meta.config_ini.find("batch = 100"), std::string::npos);
+  // Model file and checkpoint both record how the data was binarized (aevb-eval's --binarize auto).
+  const std::string bin = mnist.empty() ? "none" : "dynamic";
+  EXPECT_EQ(lm.meta.binarization, bin);
+  EXPECT_EQ(read_checkpoint(checkpoint_path(d / "run", 20)).id.binarization, bin);
 }
 
 TEST(TrainConfigFile, IniValuesApplyAndTheCommandLineWins) {
@@ -138,11 +143,6 @@ INSTANTIATE_TEST_SUITE_P(
                 2, "aevb-train: error: --binarize dynamic: only meaningful with --decoder bernoulli"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
 
-}  // namespace
-}  // namespace aevb::testing
-
-namespace aevb::testing {
-namespace {
 
 // The Frey Face path (Gaussian decoder, real-valued grey levels, 200 hidden
 // units, Adagrad, M = 100) end to end on synthetic "faces" of Frey's shape
@@ -174,11 +174,6 @@ TEST(TrainGaussian, FreyConfigurationTrainsAndEvaluates) {
   EXPECT_NEAR(elbo, after, 1e-6 * std::abs(after));  // the evaluator's ELBO is the trainer's
 }
 
-}  // namespace
-}  // namespace aevb::testing
-
-namespace aevb::testing {
-namespace {
 
 // Every training option runs end to end and trains: 5 epochs (125 steps) on
 // the bars dataset raise the test ELBO, for each optimizer, schedule,
@@ -257,13 +252,6 @@ TEST(TrainCheckpoints, TimerKeepAndExplicitResume) {
   EXPECT_EQ(load_model(d / "run/model.h5").model->params, load_model(d / "run2/model.h5").model->params);
 }
 
-}  // namespace
-}  // namespace aevb::testing
-
-#include <sys/mount.h>
-
-namespace aevb::testing {
-namespace {
 
 // Output disk full: the run directory on a 160 KiB tmpfs holds the first
 // checkpoints, then a checkpoint no longer fits. The run stops with exit 4 and
@@ -290,11 +278,6 @@ TEST(TrainDiskFull, StopsWithAClearErrorAndKeepsEarlierCheckpoints) {
     EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "temp file left: " << e.path();
 }
 
-}  // namespace
-}  // namespace aevb::testing
-
-namespace aevb::testing {
-namespace {
 
 // Going back to an older checkpoint in the same run directory starts a new
 // line of work: the newer checkpoints move to checkpoints/abandoned-*, the

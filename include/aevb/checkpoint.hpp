@@ -8,6 +8,7 @@
 //     permutation, in steps), optimizer, optimizer_steps, rng ("philox4x32-10"),
 //     rng_seed (the key; counters derive from step and global sample index),
 //     batch, dataset, train_split, train_rows, x_dim, data_fingerprint,
+//     binarization (as in model files: aevb-eval --binarize auto follows it),
 //     epoch_elbo_sum, epoch_rec_sum, epoch_kl_sum, epoch_points (the partial
 //     epoch's metrics), train_seconds, ranks, config_ini, params_sha256,
 //     checksum_sha256 (over params and all optimizer state, in that order)
@@ -35,6 +36,7 @@ struct TrainProgress {
 // What the checkpoint must match to be resumed from.
 struct RunIdentity {
   std::string dataset, train_split, data_fingerprint, optimizer, config_ini;
+  std::string binarization;  // of the training data as the model saw it ("dynamic" = binarized each step)
   int64_t train_rows = 0, x_dim = 0, batch = 0, ranks = 1;
   uint64_t seed = 0;
 };

@@ -51,6 +51,7 @@ void write_checkpoint(const std::string& path, const Vae& m, Optimizer& opt, con
   h5::write_attr_int(root, "optimizer_steps", opt.steps());
   h5::write_attr_string(root, "dataset", id.dataset);
   h5::write_attr_string(root, "train_split", id.train_split);
+  h5::write_attr_string(root, "binarization", id.binarization);
   h5::write_attr_string(root, "data_fingerprint", id.data_fingerprint);
   h5::write_attr_int(root, "train_rows", id.train_rows);
   h5::write_attr_int(root, "x_dim", id.x_dim);
@@ -91,6 +92,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   id.optimizer = h5::read_attr_string(f, "optimizer");
   id.dataset = h5::read_attr_string(f, "dataset");
   id.train_split = h5::read_attr_string(f, "train_split");
+  id.binarization = h5::read_attr_string(f, "binarization");
   id.data_fingerprint = h5::read_attr_string(f, "data_fingerprint");
   id.train_rows = h5::read_attr_int(f, "train_rows");
   id.x_dim = h5::read_attr_int(f, "x_dim");

@@ -167,6 +167,7 @@ RunIdentity identity_of(const TrainConfig& cfg, const Inputs& in, const MpiComm&
   RunIdentity id;
   id.dataset = in.manifest.name;
   id.train_split = cfg.train_split;
+  id.binarization = in.dynamic_binarization ? "dynamic" : in.train_info.binarization;
   id.data_fingerprint = in.fingerprint;
   id.optimizer = cfg.optimizer;
   id.config_ini = cfg.to_ini();
@@ -514,7 +515,7 @@ json run_training(const TrainConfig& cfg_in, const MpiComm& comm) {
     meta.row_shape = in.train_info.row_shape;
     meta.data_scale = in.train_info.scale;
     meta.dataset = in.manifest.name;
-    meta.binarization = in.dynamic_binarization ? "dynamic" : in.train_info.binarization;
+    meta.binarization = id.binarization;
     meta.config_ini = cfg.to_ini();
     meta.step = progress.step;
     meta.epoch = progress.epoch;
