@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "aevb/dnnl_context.hpp"
-#include "aevb/importance_sampling.hpp"
-#include "aevb/rng.hpp"
+#include "aevb/core/dnnl_context.hpp"
+#include "aevb/core/importance_sampling.hpp"
+#include "aevb/base/rng.hpp"
 
 namespace {
 

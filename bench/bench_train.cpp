@@ -18,9 +18,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "aevb/dnnl_context.hpp"
-#include "aevb/rng.hpp"
-#include "aevb/train_step.hpp"
+#include "aevb/core/dnnl_context.hpp"
+#include "aevb/base/rng.hpp"
+#include "aevb/base/partition.hpp"
+#include "aevb/train/train_step.hpp"
 #include "gemm_bound.hpp"
 
 namespace {
@@ -78,14 +79,14 @@ void BM_Step(benchmark::State& st) {
   uniforms({1, Purpose::kBinarize, 0, 0, 0}, data.x.data(), static_cast<int64_t>(data.x.size()));
   data.global_index.resize(static_cast<size_t>(data.rows));
   for (int64_t i = 0; i < data.rows; ++i) data.global_index[static_cast<size_t>(i)] = i;
-  TrainStep step({m, sgvb, opt, comm(), data, data.rows, 1, true, overlap});
+  TrainStep step({m, sgvb, opt, comm(), data.rows, 1, true, overlap});
   const std::vector<int64_t> perm = permutation(1, 0, data.rows);
   int64_t t = 0;
   const int P = comm().size(), r = comm().rank();
   for (auto _ : st) {
     const int64_t b0 = (t * M) % (data.rows - M);
-    const int64_t lo = b0 + M * r / P, hi = b0 + M * (r + 1) / P;
-    step.run(perm.data() + lo, hi - lo, M, t, 0.02f);
+    const Range mine = part_of(b0, M, r, P);
+    step.run({data, perm.data() + mine.lo, mine.size(), M, t, 0.02f, {}});
     ++t;
   }
   st.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(M), benchmark::Counter::kIsIterationInvariantRate);

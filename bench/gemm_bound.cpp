@@ -1,6 +1,6 @@
 #include "gemm_bound.hpp"
 
-#include "aevb/dnnl_context.hpp"
+#include "aevb/core/dnnl_context.hpp"
 
 namespace aevb::bench {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "aevb/buffer.hpp"
+#include "aevb/base/buffer.hpp"
 
 namespace aevb::bench {
 

@@ -23,12 +23,12 @@
 #include <string>
 #include <vector>
 
-#include "aevb/convert.hpp"
-#include "aevb/convert_mnist.hpp"
-#include "aevb/dataset.hpp"
-#include "aevb/error.hpp"
-#include "aevb/inspect.hpp"
-#include "aevb/shard_format.hpp"
+#include "aevb/convert/convert.hpp"
+#include "aevb/convert/convert_mnist.hpp"
+#include "aevb/io/dataset.hpp"
+#include "aevb/base/error.hpp"
+#include "aevb/convert/inspect.hpp"
+#include "aevb/io/shard_format.hpp"
 
 namespace po = boost::program_options;
 using nlohmann::json;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "aevb/error.hpp"
+#include "aevb/base/error.hpp"
 
 namespace aevb::testing {
 

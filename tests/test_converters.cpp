@@ -9,12 +9,12 @@
 #include <cstring>
 #include <set>
 
-#include "aevb/convert.hpp"
-#include "aevb/dataset.hpp"
-#include "aevb/error.hpp"
-#include "aevb/h5.hpp"
-#include "aevb/rng.hpp"
-#include "aevb/seeded_random.hpp"
+#include "aevb/convert/convert.hpp"
+#include "aevb/io/dataset.hpp"
+#include "aevb/base/error.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/base/rng.hpp"
+#include "aevb/base/seeded_random.hpp"
 #include "data_test_util.hpp"
 
 namespace {

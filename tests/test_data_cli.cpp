@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "aevb/h5.hpp"
+#include "aevb/io/h5.hpp"
 #include "data_test_util.hpp"
 
 namespace {

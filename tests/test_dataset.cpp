@@ -7,13 +7,13 @@
 #include <limits>
 #include <set>
 
-#include "aevb/convert_mnist.hpp"
-#include "aevb/dataset.hpp"
-#include "aevb/error.hpp"
-#include "aevb/h5.hpp"
-#include "aevb/idx.hpp"
-#include "aevb/seeded_random.hpp"
-#include "aevb/shard_writer.hpp"
+#include "aevb/convert/convert_mnist.hpp"
+#include "aevb/io/dataset.hpp"
+#include "aevb/base/error.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/convert/idx.hpp"
+#include "aevb/base/seeded_random.hpp"
+#include "aevb/io/shard_writer.hpp"
 #include "data_test_util.hpp"
 
 namespace {

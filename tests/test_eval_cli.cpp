@@ -10,8 +10,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "aevb/h5.hpp"
-#include "aevb/model_file.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/io/model_file.hpp"
 #include "data_test_util.hpp"
 #include "train_test_util.hpp"
 

@@ -3,11 +3,11 @@
 
 #include <cmath>
 
-#include "aevb/convert_mnist.hpp"
-#include "aevb/dataset.hpp"
-#include "aevb/error.hpp"
-#include "aevb/h5.hpp"
-#include "aevb/idx.hpp"
+#include "aevb/convert/convert_mnist.hpp"
+#include "aevb/io/dataset.hpp"
+#include "aevb/base/error.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/convert/idx.hpp"
 #include "data_test_util.hpp"
 
 namespace {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "aevb/checkpoint.hpp"
-#include "aevb/model_file.hpp"
+#include "aevb/io/checkpoint.hpp"
+#include "aevb/io/model_file.hpp"
 #include "data_test_util.hpp"
 #include "mpi_test_util.hpp"
 #include "train_test_util.hpp"

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "aevb/checkpoint.hpp"
-#include "aevb/h5.hpp"
-#include "aevb/model_file.hpp"
+#include "aevb/io/checkpoint.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/io/model_file.hpp"
 #include "data_test_util.hpp"
 #include "train_test_util.hpp"
 

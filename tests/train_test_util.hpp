@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "aevb/h5.hpp"
-#include "aevb/shard_writer.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/io/shard_writer.hpp"
 #include "data_test_util.hpp"
 
 namespace aevb::testing {

@@ -7,8 +7,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "aevb/error.hpp"
-#include "aevb/model_file.hpp"
+#include "aevb/base/error.hpp"
+#include "aevb/io/model_file.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 3) {

@@ -1,0 +1,109 @@
+// The SGVB estimators of the AEVB paper for a minibatch, in explicit phases.
+//
+//   z_{i,l} = mu_i + sigma_i * eps_{i,l},   eps ~ N(0, I) keyed by (seed, purpose,
+//                                            step, global index of point i, l)
+//   A (generic):      ELBO_i ~ 1/L sum_l [log p(x_i|z_il) + log p(z_il) - log q(z_il|x_i)]
+//   B (analytic KL):  ELBO_i ~ -KL(q(z|x_i) || p(z)) + 1/L sum_l log p(x_i|z_il)
+//
+// Training runs the phases in order, and the caller may act between them (the
+// trainer starts reducing the decoder's gradient block after phase 2):
+//   1. forward(batch, noise, loss_scale)   encoder, reparameterization, decoder,
+//                                          log p(x|z), the per-point terms
+//   2. backward_decoder()                  decoder gradients, and d loss / d z
+//   3. backward_encoder()                  through z = mu + sigma * eps and the
+//                                          KL term to the encoder gradients
+// The loss is  -loss_scale * sum_i ELBO_i  (the trainer passes loss_scale = N/M,
+// which turns a minibatch sum into an estimate of the full-data bound); its
+// gradient overwrites the model's gradient buffer, block by block.
+// evaluate() is the forward pass alone, for test ELBOs (no gradient state).
+//
+// Every point has L samples of z, each with a weight in the loss (here
+// loss_scale / L for all; an importance-weighted objective would weight them by
+// their normalized importance weights): sample_weights() is where that goes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aevb/base/buffer.hpp"
+#include "aevb/base/rng.hpp"
+#include "aevb/core/likelihood.hpp"
+#include "aevb/core/vae.hpp"
+
+namespace aevb {
+
+enum class Estimator { kA, kB };
+Estimator parse_estimator(const std::string& s);  // "A"/"B" (also "a"/"b")
+
+struct ElboSums {
+  double elbo = 0, rec = 0, kl = 0;  // sums over points, nats
+  int64_t points = 0;
+  ElboSums& operator+=(const ElboSums& o) {
+    elbo += o.elbo, rec += o.rec, kl += o.kl, points += o.points;
+    return *this;
+  }
+};
+
+// Where the noise of one call comes from: eps for point i, sample l is keyed by
+// (seed, purpose, step, index[i], l).
+struct SgvbNoise {
+  uint64_t seed = 0;
+  Purpose purpose = Purpose::kLatentNoise;
+  uint64_t step = 0;
+};
+
+// rows x D model inputs (already binarized if the data is), and the global
+// sample index of each row (it keys the noise, so a point's result does not
+// depend on which rank or batch position handles it).
+struct Batch {
+  const float* x = nullptr;
+  const int64_t* index = nullptr;
+  int64_t rows = 0;
+};
+
+// Per-point terms: elbo = rec - kl.
+struct PointElbo {
+  double elbo, rec, kl;
+};
+
+class Sgvb {
+ public:
+  Sgvb(Vae& model, Estimator est, int samples);
+
+  // Phase 1. Returns the sums of the estimate over the batch. The batch's
+  // memory must stay valid until backward_encoder().
+  ElboSums forward(const Batch& batch, const SgvbNoise& noise, float loss_scale);
+  // Phase 2: the decoder's block of the gradient buffer is final afterwards.
+  void backward_decoder();
+  // Phase 3: the encoder's block is final afterwards.
+  void backward_encoder();
+
+  // The estimate without gradients; per_point (if non-null) receives one entry per row.
+  ElboSums evaluate(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point = nullptr);
+
+  // The noise of the last forward/evaluate (rows*L x J), exposed for tests.
+  const FloatBuffer& eps() const { return eps_; }
+  int samples() const { return L_; }
+
+ private:
+  ElboSums sample_and_score(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point);
+  void sample_weights(float loss_scale);
+
+  Vae& m_;
+  Estimator est_;
+  int L_;
+  DecoderLikelihood lik_;
+  Batch batch_;
+  float loss_scale_ = 0.f;
+  const float* enc_ = nullptr;  // encoder output of the last forward: [mu | log sigma^2] per row
+  const float* dec_ = nullptr;  // decoder output of the last forward (rows*L rows)
+  FloatBuffer eps_, z_, dz_, denc_, ddec_;
+  std::vector<float> weight_;   // each sample's weight in the loss (rows*L)
+  std::vector<double> ll_;      // log p(x_i | z_il) per sample
+  const float* dz_ptr_ = nullptr;
+};
+
+// Closed-form KL(N(mu, diag(exp(lv))) || N(0, I)) for one point (double; tests).
+double kl_normal_std(const float* mu, const float* lv, int64_t J);
+
+}  // namespace aevb

@@ -1,0 +1,21 @@
+// The ELBO of a whole split, summed over ranks: the trainer's test ELBO.
+// (The importance-sampled log p(x) lives in the evaluator.)
+#pragma once
+#include <cstdint>
+
+#include "aevb/core/sgvb.hpp"
+#include "aevb/dist/mpi_comm.hpp"
+#include "aevb/io/dataset.hpp"
+
+namespace aevb {
+
+// Sums of per-point terms over all ranks (every rank gets the result).
+ElboSums allreduce_sum(const ElboSums& local, const MpiComm& comm);
+
+// Estimator B on this rank's rows (`mine`, already binarized if the model
+// expects it) in chunks, with the noise of step 0 so that successive
+// evaluations of a run are comparable; summed over ranks.
+ElboSums evaluate_elbo(Vae& m, const DataMatrix& mine, uint64_t seed, int samples, const MpiComm& comm,
+                       int64_t chunk = 1000);
+
+}  // namespace aevb

@@ -1,0 +1,59 @@
+// aevb-train's configuration: every option exists on the command line and in an
+// INI config file (--config; the command line wins). The effective configuration
+// is printed at start and stored with the outputs (config.ini, model and
+// checkpoint files) so a run can be reproduced and a resume can be checked.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aevb/core/optimizer.hpp"
+#include "aevb/core/sgvb.hpp"
+#include "aevb/core/vae.hpp"
+
+namespace aevb {
+
+struct TrainConfig {
+  // data
+  std::string data_dir, train_split = "train", test_split = "test";
+  int64_t max_train_rows = -1, max_test_rows = -1;
+  std::string binarize = "auto";  // auto | dynamic | none
+  // model
+  ModelSpec model;
+  std::string hidden = "500", activation = "tanh", decoder = "bernoulli", gaussian_mean = "sigmoid";
+  // estimator
+  std::string estimator = "B";
+  int samples = 1;
+  int64_t batch = 100;
+  // initialization
+  std::string init = "normal", output_bias_init = "zero";
+  float init_std = 0.01f;
+  // optimizer
+  OptimizerConfig opt;
+  std::string optimizer = "adagrad", lr_schedule = "constant";
+  Schedule schedule;
+  // training
+  int64_t epochs = 50, max_steps = -1;
+  uint64_t seed = 1, eval_seed = 1234;
+  int64_t eval_every = 1;
+  int threads = 1;
+  // outputs
+  std::string out_dir = "runs/default", metrics_path, model_path;
+  double progress_every = 10;  // seconds between progress lines; 0 = off
+  // checkpoints and data parallelism (issue 3)
+  int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_seconds = 0;
+  int64_t keep_checkpoints = 3;
+  std::string resume = "auto";  // auto | none | <path>
+  int64_t check_every = 1000;   // steps between cross-rank parameter hash checks
+  std::string overlap = "auto"; // on | off | auto: overlap the decoder allreduce with encoder backward
+
+  Estimator estimator_kind() const { return parse_estimator(estimator); }
+  std::string to_ini() const;  // the effective configuration, loadable with --config
+};
+
+// Parses argv (and --config FILE). Returns false if --help was given (the help
+// text has been printed to stdout). Throws usage_error for anything invalid.
+bool parse_train_config(int argc, char** argv, TrainConfig& cfg, bool print_help);
+
+}  // namespace aevb

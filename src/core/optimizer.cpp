@@ -1,0 +1,105 @@
+#include "aevb/core/optimizer.hpp"
+
+#include <cmath>
+
+#include "aevb/base/error.hpp"
+
+namespace aevb {
+
+OptimizerKind parse_optimizer(const std::string& s) {
+  if (s == "adagrad") return OptimizerKind::kAdagrad;
+  if (s == "adam") return OptimizerKind::kAdam;
+  if (s == "sgd") return OptimizerKind::kSgd;
+  throw usage_error("--optimizer: unknown optimizer '" + s + "', expected adagrad, adam or sgd");
+}
+std::string to_string(OptimizerKind k) {
+  return k == OptimizerKind::kAdagrad ? "adagrad" : k == OptimizerKind::kAdam ? "adam" : "sgd";
+}
+
+Optimizer::Optimizer(const OptimizerConfig& cfg, int64_t n) : cfg_(cfg), n_(n) {
+  s1_.assign(static_cast<size_t>(n), 0.f);
+  if (cfg.kind == OptimizerKind::kAdam) s2_.assign(static_cast<size_t>(n), 0.f);
+}
+
+std::vector<std::pair<std::string, FloatBuffer*>> Optimizer::state() {
+  switch (cfg_.kind) {
+    case OptimizerKind::kAdagrad: return {{"adagrad_sum_sq", &s1_}};
+    case OptimizerKind::kAdam: return {{"adam_m", &s1_}, {"adam_v", &s2_}};
+    case OptimizerKind::kSgd: return {{"sgd_velocity", &s1_}};
+  }
+  return {};
+}
+
+bool Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr) {
+  ++t_;
+  float check = 0.f;
+  const float lam = cfg_.prior_precision;
+  float* __restrict s1 = s1_.data();
+  const int64_t n = n_;
+  switch (cfg_.kind) {
+    case OptimizerKind::kAdagrad: {
+      const float eps = cfg_.adagrad_eps;
+#pragma omp simd reduction(+ : check)
+      for (int64_t i = 0; i < n; ++i) {
+        check += g_in[i] - g_in[i];
+        const float g = g_in[i] + lam * p[i];
+        s1[i] += g * g;
+        p[i] -= lr * g / (std::sqrt(s1[i]) + eps);
+      }
+      break;
+    }
+    case OptimizerKind::kAdam: {
+      float* __restrict s2 = s2_.data();
+      const float b1 = cfg_.adam_beta1, b2 = cfg_.adam_beta2, eps = cfg_.adam_eps;
+      const float c1 = 1.f / (1.f - static_cast<float>(std::pow(double(b1), double(t_))));
+      const float c2 = 1.f / (1.f - static_cast<float>(std::pow(double(b2), double(t_))));
+#pragma omp simd reduction(+ : check)
+      for (int64_t i = 0; i < n; ++i) {
+        check += g_in[i] - g_in[i];
+        const float g = g_in[i] + lam * p[i];
+        s1[i] = b1 * s1[i] + (1.f - b1) * g;
+        s2[i] = b2 * s2[i] + (1.f - b2) * g * g;
+        p[i] -= lr * (s1[i] * c1) / (std::sqrt(s2[i] * c2) + eps);
+      }
+      break;
+    }
+    case OptimizerKind::kSgd: {
+      const float mu = cfg_.momentum;
+#pragma omp simd reduction(+ : check)
+      for (int64_t i = 0; i < n; ++i) {
+        check += g_in[i] - g_in[i];
+        const float g = g_in[i] + lam * p[i];
+        s1[i] = mu * s1[i] + g;
+        p[i] -= lr * s1[i];
+      }
+      break;
+    }
+  }
+  return std::isfinite(check);
+}
+
+ScheduleKind parse_schedule(const std::string& s) {
+  if (s == "constant") return ScheduleKind::kConstant;
+  if (s == "step") return ScheduleKind::kStep;
+  if (s == "iwae") return ScheduleKind::kIwae;
+  throw usage_error("--lr-schedule: unknown schedule '" + s + "', expected constant, step or iwae");
+}
+
+float Schedule::lr_at_epoch(int64_t epoch) const {
+  switch (kind) {
+    case ScheduleKind::kConstant: return base_lr;
+    case ScheduleKind::kStep:
+      return base_lr * std::pow(step_gamma, static_cast<float>(epoch / std::max<int64_t>(1, step_epochs)));
+    case ScheduleKind::kIwae: {
+      int64_t stage = 0, end = 1;  // stage i covers epochs [end_{i-1}, end_i), end_i = sum_{k<=i} 3^k
+      for (int64_t len = 1; epoch >= end && stage < 7; ++stage) {
+        len *= 3;
+        end += len;
+      }
+      return base_lr * std::pow(10.f, -static_cast<float>(stage) / 7.f);
+    }
+  }
+  return base_lr;
+}
+
+}  // namespace aevb

@@ -1,0 +1,147 @@
+#include "aevb/core/sgvb.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "aevb/base/error.hpp"
+
+namespace aevb {
+
+Estimator parse_estimator(const std::string& s) {
+  if (s == "A" || s == "a") return Estimator::kA;
+  if (s == "B" || s == "b") return Estimator::kB;
+  throw usage_error("--estimator: unknown estimator '" + s + "', expected A (generic) or B (analytic KL)");
+}
+
+double kl_normal_std(const float* mu, const float* lv, int64_t J) {
+  double kl = 0;
+  for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(mu[j]) * mu[j] + std::exp(double(lv[j])) - 1.0 - lv[j]);
+  return kl;
+}
+
+Sgvb::Sgvb(Vae& model, Estimator est, int samples) : m_(model), est_(est), L_(samples), lik_(model.spec()) {
+  if (samples < 1) throw usage_error("--samples: L must be >= 1");
+}
+
+// Encoder, z = mu + sigma * eps, decoder, log p(x|z) and the per-point terms:
+// everything the forward pass of training and evaluation share.
+ElboSums Sgvb::sample_and_score(const Batch& b, const SgvbNoise& noise, PointElbo* per_point) {
+  const int64_t J = m_.spec().latent, L = L_, R = b.rows * L;
+  ElboSums sums;
+  sums.points = b.rows;
+  batch_ = b;
+  if (b.rows == 0) return sums;
+  eps_.resize(static_cast<size_t>(R * J));
+  z_.resize(static_cast<size_t>(R * J));
+  ll_.resize(static_cast<size_t>(R));
+
+  enc_ = m_.encoder.forward(b.x, b.rows);
+  for (int64_t i = 0; i < b.rows; ++i) {
+    const float* mu = enc_ + i * 2 * J;
+    const float* lv = mu + J;
+    for (int64_t l = 0; l < L; ++l) {
+      float* e = eps_.data() + (i * L + l) * J;
+      float* z = z_.data() + (i * L + l) * J;
+      normals({noise.seed, noise.purpose, noise.step, static_cast<uint64_t>(b.index[i]), static_cast<uint32_t>(l)}, e,
+              J);
+      for (int64_t j = 0; j < J; ++j) z[j] = mu[j] + std::exp(0.5f * lv[j]) * e[j];
+    }
+  }
+  dec_ = m_.decoder.forward(z_.data(), R);
+  lik_.log_prob(b.x, L, dec_, R, ll_.data());
+
+  for (int64_t i = 0; i < b.rows; ++i) {
+    const float* mu = enc_ + i * 2 * J;
+    const float* lv = mu + J;
+    double rec = 0;
+    for (int64_t l = 0; l < L; ++l) rec += ll_[static_cast<size_t>(i * L + l)];
+    rec /= static_cast<double>(L);
+    double kl = 0;
+    if (est_ == Estimator::kB) {
+      kl = kl_normal_std(mu, lv, J);
+    } else {
+      // log q(z|x) - log p(z) = 0.5 sum_j (z^2 - eps^2 - lv), averaged over samples.
+      for (int64_t l = 0; l < L; ++l) {
+        const float* e = eps_.data() + (i * L + l) * J;
+        const float* z = z_.data() + (i * L + l) * J;
+        for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
+      }
+      kl /= static_cast<double>(L);
+    }
+    sums.rec += rec;
+    sums.kl += kl;
+    sums.elbo += rec - kl;
+    if (per_point) per_point[i] = {rec - kl, rec, kl};
+  }
+  return sums;
+}
+
+// The weight of each sample's -log p(x|z) term in the loss. SGVB averages the
+// L samples of a point: loss_scale / L each.
+void Sgvb::sample_weights(float loss_scale) {
+  weight_.assign(static_cast<size_t>(batch_.rows * L_), loss_scale / static_cast<float>(L_));
+}
+
+ElboSums Sgvb::forward(const Batch& batch, const SgvbNoise& noise, float loss_scale) {
+  const ElboSums sums = sample_and_score(batch, noise, nullptr);
+  loss_scale_ = loss_scale;
+  sample_weights(loss_scale);
+  return sums;
+}
+
+ElboSums Sgvb::evaluate(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point) {
+  return sample_and_score(batch, noise, per_point);
+}
+
+void Sgvb::backward_decoder() {
+  const int64_t R = batch_.rows * L_;
+  if (R == 0) {
+    // A rank with no rows this step still contributes (zero) gradients to the reduction.
+    std::fill(m_.grads.begin() + m_.decoder_begin(), m_.grads.end(), 0.f);
+    dz_ptr_ = nullptr;
+    return;
+  }
+  ddec_.resize(static_cast<size_t>(R * m_.decoder.out_dim()));
+  lik_.loss_grad(batch_.x, L_, dec_, R, weight_.data(), ddec_.data());
+  dz_ptr_ = m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
+}
+
+void Sgvb::backward_encoder() {
+  const int64_t J = m_.spec().latent, L = L_, rows = batch_.rows;
+  if (rows == 0) {
+    std::fill(m_.grads.begin(), m_.grads.begin() + m_.decoder_begin(), 0.f);
+    return;
+  }
+  // dL/d[mu | lv] through the reparameterization and the KL term.
+  denc_.resize(static_cast<size_t>(rows * 2 * J));
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* mu = enc_ + i * 2 * J;
+    const float* lv = mu + J;
+    float* dmu = denc_.data() + i * 2 * J;
+    float* dlv = dmu + J;
+    for (int64_t j = 0; j < J; ++j) {
+      const float sigma = std::exp(0.5f * lv[j]);
+      float gmu = 0.f, glv = 0.f, wsum = 0.f;
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t r = (i * L + l) * J + j;
+        const float w = weight_[static_cast<size_t>(i * L + l)];
+        // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
+        const float g = dz_ptr_[r] + (est_ == Estimator::kA ? w * z_[static_cast<size_t>(r)] : 0.f);
+        gmu += g;
+        glv += g * eps_[static_cast<size_t>(r)] * 0.5f * sigma;
+        wsum += w;
+      }
+      if (est_ == Estimator::kB) {
+        gmu += loss_scale_ * mu[j];                            // d KL / d mu
+        glv += loss_scale_ * 0.5f * (std::exp(lv[j]) - 1.f);   // d KL / d lv
+      } else {
+        glv -= 0.5f * wsum;  // the sampled log q(z|x) term's explicit lv dependence
+      }
+      dmu[j] = gmu;
+      dlv[j] = glv;
+    }
+  }
+  m_.encoder.backward(denc_.data(), rows, /*need_dx=*/false);
+}
+
+}  // namespace aevb

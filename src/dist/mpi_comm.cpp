@@ -1,0 +1,131 @@
+#include "aevb/dist/mpi_comm.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <iostream>
+
+#include "aevb/base/error.hpp"
+
+namespace aevb {
+
+MpiComm::MpiComm(MPI_Comm c) : comm_(c) {
+  MPI_Comm_rank(c, &rank_);
+  MPI_Comm_size(c, &size_);
+}
+
+// MPI counts are int: reduce very large buffers in pieces.
+template <class F>
+static void in_pieces(int64_t n, F f) {
+  const int64_t piece = INT_MAX / 2;
+  for (int64_t off = 0; off < n; off += piece) f(off, static_cast<int>(std::min(piece, n - off)));
+}
+
+void MpiComm::allreduce_sum(float* buf, int64_t n) const {
+  if (size_ == 1) return;
+  in_pieces(n, [&](int64_t off, int cnt) { MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, comm_); });
+}
+void MpiComm::allreduce_sum(double* buf, int64_t n) const {
+  if (size_ == 1) return;
+  in_pieces(n, [&](int64_t off, int cnt) { MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm_); });
+}
+int64_t MpiComm::allreduce_max(int64_t v) const {
+  int64_t out = v;
+  MPI_Allreduce(&v, &out, 1, MPI_INT64_T, MPI_MAX, comm_);
+  return out;
+}
+int64_t MpiComm::allreduce_min(int64_t v) const {
+  int64_t out = v;
+  MPI_Allreduce(&v, &out, 1, MPI_INT64_T, MPI_MIN, comm_);
+  return out;
+}
+void MpiComm::bcast(float* buf, int64_t n, int root) const {
+  if (size_ == 1) return;
+  in_pieces(n, [&](int64_t off, int cnt) { MPI_Bcast(buf + off, cnt, MPI_FLOAT, root, comm_); });
+}
+void MpiComm::bcast(std::string& s, int root) const {
+  if (size_ == 1) return;
+  int64_t n = static_cast<int64_t>(s.size());
+  MPI_Bcast(&n, 1, MPI_INT64_T, root, comm_);
+  s.resize(static_cast<size_t>(n));
+  MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm_);
+}
+void MpiComm::bcast(double* buf, int64_t n, int root) const {
+  if (size_ == 1) return;
+  in_pieces(n, [&](int64_t off, int cnt) { MPI_Bcast(buf + off, cnt, MPI_DOUBLE, root, comm_); });
+}
+double MpiComm::allreduce_max(double v) const {
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, comm_);
+  return v;
+}
+void MpiComm::barrier() const { MPI_Barrier(comm_); }
+void MpiComm::abort(int code) const {
+  MPI_Abort(comm_, code);
+  std::abort();  // not reached: MPI_Abort does not return
+}
+double MpiComm::wtime() { return MPI_Wtime(); }
+
+template <class T>
+static std::vector<T> gather_impl(const std::vector<T>& local, MPI_Comm comm, int rank, int size, int root,
+                                  MPI_Datatype type) {
+  if (local.size() > static_cast<size_t>(INT_MAX)) throw Error(kExitInternal, "gather: more than 2^31 values on one rank");
+  int n = static_cast<int>(local.size());
+  std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm);
+  std::vector<T> all;
+  if (rank == root) {
+    int64_t total = 0;
+    for (int r = 0; r < size; ++r) displs[static_cast<size_t>(r)] = static_cast<int>(total), total += counts[static_cast<size_t>(r)];
+    if (total > INT_MAX) throw Error(kExitInternal, "gather: more than 2^31 values in all");
+    all.resize(static_cast<size_t>(total));
+  }
+  MPI_Gatherv(local.data(), n, type, all.data(), counts.data(), displs.data(), type, root, comm);
+  return all;
+}
+std::vector<double> MpiComm::gather(const std::vector<double>& local, int root) const {
+  return gather_impl(local, comm_, rank_, size_, root, MPI_DOUBLE);
+}
+std::vector<int64_t> MpiComm::gather(const std::vector<int64_t>& local, int root) const {
+  return gather_impl(local, comm_, rank_, size_, root, MPI_INT64_T);
+}
+
+MPI_Request MpiComm::iallreduce_sum(float* buf, int64_t n) const {
+  MPI_Request r = MPI_REQUEST_NULL;
+  if (size_ == 1) return r;
+  if (n > INT_MAX) {  // beyond one MPI count: no overlap, reduce in pieces now
+    allreduce_sum(buf, n);
+    return r;
+  }
+  MPI_Iallreduce(MPI_IN_PLACE, buf, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_, &r);
+  return r;
+}
+void MpiComm::wait(MPI_Request& r) {
+  if (r != MPI_REQUEST_NULL) MPI_Wait(&r, MPI_STATUS_IGNORE);
+}
+
+void agreed_failure(const MpiComm& comm, const std::string& tool, int code, const std::string& message) {
+  if (comm.rank() == 0) std::cerr << tool << ": error: " << message << std::endl;
+  throw CollectiveExit{code};
+}
+
+void collectively(const MpiComm& comm, const std::string& tool, const std::function<void()>& phase) {
+  int code = 0;
+  std::string msg;
+  try {
+    phase();
+  } catch (const Error& e) {
+    code = e.code();
+    msg = e.what();
+  } catch (const std::exception& e) {
+    code = kExitInternal;
+    msg = std::string("internal error: ") + e.what();
+  }
+  const int64_t worst = comm.allreduce_max(static_cast<int64_t>(code));
+  if (worst == 0) return;
+  const int64_t first = comm.allreduce_min(static_cast<int64_t>(code ? comm.rank() : INT_MAX));
+  if (comm.rank() == first) {
+    std::cerr << tool << ": error: " << msg << std::endl;
+  }
+  throw CollectiveExit{static_cast<int>(worst)};
+}
+
+}  // namespace aevb

@@ -1,0 +1,49 @@
+#include "aevb/dist/mpi_main.hpp"
+
+#include <iostream>
+
+#include "aevb/base/error.hpp"
+
+namespace aevb {
+
+int mpi_main(const char* tool, int argc, char** argv, const std::function<bool(const MpiComm&)>& parse,
+             const std::function<nlohmann::json(const MpiComm&)>& run) {
+  // oneDNN runs OpenMP threads; only the main thread calls MPI.
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int code = kExitOk;
+  {
+    MpiComm comm;
+    try {
+      bool go = true;
+      // Option errors are identical on every rank: agree, print once, exit together.
+      collectively(comm, tool, [&] {
+        if (provided < MPI_THREAD_FUNNELED)
+          throw Error(kExitInternal, "the MPI library provides thread level " + std::to_string(provided) +
+                                         ", below MPI_THREAD_FUNNELED (" + std::to_string(MPI_THREAD_FUNNELED) +
+                                         ") that oneDNN's OpenMP threads need; use an MPI built with thread support");
+        go = parse(comm);
+      });
+      if (go) {
+        const nlohmann::json summary = run(comm);
+        if (comm.rank() == 0) std::cout << summary.dump() << std::endl;
+        code = summary.value("exit_code", 0);
+      }
+    } catch (const CollectiveExit& e) {
+      code = e.code;  // already reported by one rank
+    } catch (const Error& e) {
+      // A failure after the collective checks: one message, then end every rank.
+      std::cerr << tool << ": error: " << e.what() << std::endl;
+      if (comm.size() > 1) comm.abort(e.code());
+      code = e.code();
+    } catch (const std::exception& e) {
+      std::cerr << tool << ": internal error: " << e.what() << std::endl;
+      if (comm.size() > 1) comm.abort(kExitInternal);
+      code = kExitInternal;
+    }
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace aevb

@@ -1,0 +1,184 @@
+#include "aevb/train/train_config.hpp"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "aevb/cli/options.hpp"
+#include "aevb/base/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace aevb {
+namespace {
+
+po::options_description describe_options(TrainConfig& c) {
+  po::options_description data("Data");
+  data.add_options()
+    ("data", po::value(&c.data_dir), "dataset directory (holds manifest.json; see aevb-data)")
+    ("train-split", po::value(&c.train_split)->default_value(c.train_split), "split to train on")
+    ("test-split", po::value(&c.test_split)->default_value(c.test_split), "split for the test ELBO; empty = none")
+    ("max-train-rows", po::value(&c.max_train_rows)->default_value(c.max_train_rows), "use only the first N training rows (-1 = all)")
+    ("max-test-rows", po::value(&c.max_test_rows)->default_value(c.max_test_rows), "use only the first N test rows (-1 = all)")
+    ("binarize", po::value(&c.binarize)->default_value(c.binarize),
+     "auto | dynamic | none. dynamic: x_bin = 1[u < x] with fresh u every step; auto follows the shard's "
+     "binarization attribute (Bernoulli decoder only)");
+  po::options_description model("Model");
+  model.add_options()
+    ("hidden", po::value(&c.hidden)->default_value(c.hidden), "hidden layer sizes of the encoder, e.g. 500 or 200,200 (decoder mirrors); none = linear")
+    ("latent", po::value(&c.model.latent)->default_value(c.model.latent), "latent dimension J")
+    ("activation", po::value(&c.activation)->default_value(c.activation), "tanh | relu | softplus")
+    ("decoder", po::value(&c.decoder)->default_value(c.decoder), "bernoulli (binary data) | gaussian (real data)")
+    ("gaussian-mean", po::value(&c.gaussian_mean)->default_value(c.gaussian_mean), "sigmoid | identity: squash the Gaussian decoder's mean into (0,1)");
+  po::options_description est("Estimator");
+  est.add_options()
+    ("estimator", po::value(&c.estimator)->default_value(c.estimator), "SGVB estimator: A (generic) | B (analytic KL)")
+    ("samples", po::value(&c.samples)->default_value(c.samples), "L, samples of z per data point")
+    ("batch", po::value(&c.batch)->default_value(c.batch), "M, global minibatch size (split across ranks)");
+  po::options_description init("Initialization");
+  init.add_options()
+    ("init", po::value(&c.init)->default_value(c.init), "normal (N(0, init-std^2), AEVB paper) | glorot (uniform, IWAE paper)")
+    ("init-std", po::value(&c.init_std)->default_value(c.init_std), "standard deviation for --init normal")
+    ("output-bias-init", po::value(&c.output_bias_init)->default_value(c.output_bias_init), "zero | mean: decoder output bias = logit of the mean training input");
+  po::options_description opt("Optimizer");
+  opt.add_options()
+    ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "adagrad | adam | sgd (sgd: momentum)")
+    ("lr", po::value(&c.schedule.base_lr)->default_value(c.schedule.base_lr), "learning rate (base of the schedule)")
+    ("lr-schedule", po::value(&c.lr_schedule)->default_value(c.lr_schedule), "constant | step | iwae (stage i: 3^i epochs at lr*10^(-i/7))")
+    ("lr-step-gamma", po::value(&c.schedule.step_gamma)->default_value(c.schedule.step_gamma), "step schedule: factor per period")
+    ("lr-step-epochs", po::value(&c.schedule.step_epochs)->default_value(c.schedule.step_epochs), "step schedule: period in epochs")
+    ("adagrad-eps", po::value(&c.opt.adagrad_eps)->default_value(c.opt.adagrad_eps), "Adagrad epsilon")
+    ("adam-beta1", po::value(&c.opt.adam_beta1)->default_value(c.opt.adam_beta1), "Adam beta1")
+    ("adam-beta2", po::value(&c.opt.adam_beta2)->default_value(c.opt.adam_beta2), "Adam beta2")
+    ("adam-eps", po::value(&c.opt.adam_eps)->default_value(c.opt.adam_eps), "Adam epsilon")
+    ("momentum", po::value(&c.opt.momentum)->default_value(c.opt.momentum), "SGD momentum")
+    ("weight-prior-precision", po::value(&c.opt.prior_precision)->default_value(1.0f),
+     "lambda of the weight prior N(0, I/lambda) (MAP; the AEVB paper's N(0, I) is 1); 0 = none");
+  po::options_description train("Training");
+  train.add_options()
+    ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
+    ("max-steps", po::value(&c.max_steps)->default_value(c.max_steps), "stop after this many steps in total (-1 = no limit)")
+    ("seed", po::value(&c.seed)->default_value(c.seed), "seed of initialization, data order and noise")
+    ("eval-seed", po::value(&c.eval_seed)->default_value(c.eval_seed), "seed of the test split's fixed binarization and the evaluation noise")
+    ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every), "compute the test ELBO every N epochs (0 = only at the end)")
+    ("threads", po::value(&c.threads)->default_value(c.threads), "compute threads per rank");
+  po::options_description out("Outputs");
+  out.add_options()
+    ("out", po::value(&c.out_dir)->default_value(c.out_dir), "run directory (config.ini, metrics.jsonl, model.h5, checkpoints)")
+    ("metrics", po::value(&c.metrics_path), "metrics JSON lines file (default <out>/metrics.jsonl)")
+    ("model-out", po::value(&c.model_path), "model file (default <out>/model.h5)")
+    ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every), "seconds between progress lines on stderr (0 = off)");
+  po::options_description ckpt("Checkpoints and data parallelism");
+  ckpt.add_options()
+    ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps), "checkpoint every N steps (0 = off)")
+    ("checkpoint-every-seconds", po::value(&c.checkpoint_every_seconds)->default_value(c.checkpoint_every_seconds), "checkpoint every T seconds (0 = off)")
+    ("keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "keep the newest K checkpoints")
+    ("resume", po::value(&c.resume)->default_value(c.resume), "auto (newest valid checkpoint in <out>/checkpoints, if any) | none | PATH")
+    ("check-every", po::value(&c.check_every)->default_value(c.check_every), "compare a parameter hash across ranks every N steps (0 = off)")
+    ("overlap", po::value(&c.overlap)->default_value(c.overlap), "on | off | auto: overlap the decoder-gradient allreduce with the encoder backward");
+  po::options_description all;
+  all.add(data).add(model).add(est).add(init).add(opt).add(train).add(out).add(ckpt);
+  return all;
+}
+
+template <class T>
+void require(bool ok, const std::string& opt, const T& got, const std::string& expected) {
+  if (!ok) {
+    std::ostringstream s;
+    s << "--" << opt << ": expected " << expected << ", got " << got;
+    throw usage_error(s.str());
+  }
+}
+
+void validate(TrainConfig& c) {
+  if (c.data_dir.empty()) throw usage_error("--data: required (a dataset directory made by aevb-data convert)");
+  c.model.hidden = ModelSpec::parse_hidden(c.hidden);
+  c.model.activation = parse_activation(c.activation);
+  c.model.decoder = parse_decoder(c.decoder);
+  require(c.gaussian_mean == "sigmoid" || c.gaussian_mean == "identity", "gaussian-mean", c.gaussian_mean, "sigmoid or identity");
+  c.model.gaussian_sigmoid_mean = c.gaussian_mean == "sigmoid";
+  (void)c.estimator_kind();
+  c.opt.kind = parse_optimizer(c.optimizer);
+  c.schedule.kind = parse_schedule(c.lr_schedule);
+  (void)parse_init(c.init);
+  require(c.output_bias_init == "zero" || c.output_bias_init == "mean", "output-bias-init", c.output_bias_init, "zero or mean");
+  require(c.binarize == "auto" || c.binarize == "dynamic" || c.binarize == "none", "binarize", c.binarize, "auto, dynamic or none");
+  require(c.model.latent > 0, "latent", c.model.latent, "a positive integer");
+  require(c.samples >= 1, "samples", c.samples, "an integer >= 1");
+  require(c.batch >= 1, "batch", c.batch, "an integer >= 1");
+  require(c.epochs >= 0, "epochs", c.epochs, "an integer >= 0");
+  require(c.threads >= 1, "threads", c.threads, "an integer >= 1");
+  require(c.schedule.base_lr > 0, "lr", c.schedule.base_lr, "a positive number");
+  require(c.init_std > 0, "init-std", c.init_std, "a positive number");
+  require(c.opt.prior_precision >= 0, "weight-prior-precision", c.opt.prior_precision, "a number >= 0");
+  require(c.eval_every >= 0, "eval-every", c.eval_every, "an integer >= 0");
+  require(c.keep_checkpoints >= 1, "keep-checkpoints", c.keep_checkpoints, "an integer >= 1");
+  require(c.checkpoint_every_steps >= 0, "checkpoint-every-steps", c.checkpoint_every_steps, "an integer >= 0");
+  require(c.overlap == "on" || c.overlap == "off" || c.overlap == "auto", "overlap", c.overlap, "on, off or auto");
+  if (c.metrics_path.empty()) c.metrics_path = c.out_dir + "/metrics.jsonl";
+  if (c.model_path.empty()) c.model_path = c.out_dir + "/model.h5";
+}
+
+}  // namespace
+
+bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) {
+  po::options_description all = describe_options(c);
+  po::options_description generic("General");
+  std::string config_file;
+  generic.add_options()("help,h", "print this help and exit")("config", po::value(&config_file),
+                                                               "INI file with any of the options below (command line wins)");
+  po::options_description cmdline;
+  cmdline.add(generic).add(all);
+  po::variables_map vm;
+  try {
+    po::store(parse_last_wins(argc, argv, cmdline), vm);
+    if (vm.count("help")) {
+      if (print_help) {
+        std::cout << "aevb-train: train a variational autoencoder with SGVB (Kingma & Welling), data-parallel over MPI.\n\n"
+                     "Usage: [mpirun -np P] aevb-train --data DIR [options]\n"
+                  << cmdline
+                  << "\nExit codes: 0 done, 2 bad option, 3 bad input file, 4 cannot write outputs, "
+                     "5 diverged (NaN/Inf), 75 checkpointed on a signal (requeue), 1 internal error.\n"
+                     "An option given twice: the last one wins. The last line on stdout is a JSON summary.\n";
+      }
+      return false;
+    }
+    if (vm.count("config")) {
+      config_file = vm["config"].as<std::string>();
+      std::ifstream f(config_file);
+      if (!f) throw usage_error("--config: cannot open '" + config_file + "'");
+      po::store(po::parse_config_file(f, all), vm);  // values already set on the command line win
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw usage_error(e.what());
+  }
+  validate(c);
+  return true;
+}
+
+std::string TrainConfig::to_ini() const {
+  std::ostringstream s;
+  s.precision(9);
+  s << "# aevb-train effective configuration\n"
+    << "data = " << data_dir << "\ntrain-split = " << train_split << "\ntest-split = " << test_split
+    << "\nmax-train-rows = " << max_train_rows << "\nmax-test-rows = " << max_test_rows << "\nbinarize = " << binarize
+    << "\nhidden = " << hidden << "\nlatent = " << model.latent << "\nactivation = " << activation
+    << "\ndecoder = " << decoder << "\ngaussian-mean = " << gaussian_mean << "\nestimator = " << estimator
+    << "\nsamples = " << samples << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << init_std
+    << "\noutput-bias-init = " << output_bias_init << "\noptimizer = " << optimizer << "\nlr = " << schedule.base_lr
+    << "\nlr-schedule = " << lr_schedule << "\nlr-step-gamma = " << schedule.step_gamma
+    << "\nlr-step-epochs = " << schedule.step_epochs << "\nadagrad-eps = " << opt.adagrad_eps
+    << "\nadam-beta1 = " << opt.adam_beta1 << "\nadam-beta2 = " << opt.adam_beta2 << "\nadam-eps = " << opt.adam_eps
+    << "\nmomentum = " << opt.momentum << "\nweight-prior-precision = " << opt.prior_precision
+    << "\nepochs = " << epochs << "\nmax-steps = " << max_steps << "\nseed = " << seed << "\neval-seed = " << eval_seed
+    << "\neval-every = " << eval_every << "\nthreads = " << threads << "\nout = " << out_dir
+    << "\nmetrics = " << metrics_path << "\nmodel-out = " << model_path << "\nprogress-every = " << progress_every
+    << "\ncheckpoint-every-steps = " << checkpoint_every_steps
+    << "\ncheckpoint-every-seconds = " << checkpoint_every_seconds << "\nkeep-checkpoints = " << keep_checkpoints
+    << "\nresume = " << resume << "\ncheck-every = " << check_every << "\noverlap = " << overlap << "\n";
+  return s.str();
+}
+
+}  // namespace aevb

@@ -1,0 +1,93 @@
+#include "aevb/train/train_step.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "aevb/base/error.hpp"
+#include "aevb/base/rng.hpp"
+
+namespace aevb {
+
+TrainStep::TrainStep(const StepSetup& s)
+    : s_(s), reduction_(make_allreduce_reduction(s.comm, s.overlap)) {
+  reduce_buf_.assign(static_cast<size_t>(s_.model.num_params() + kSlots), 0.f);
+  s_.model.bind_gradients(reduce_buf_.data());
+}
+
+// The model keeps gradients of its own again when the step goes away.
+TrainStep::~TrainStep() { s_.model.bind_gradients(nullptr); }
+
+StepResult TrainStep::run(const StepInput& in) {
+  Vae& m = s_.model;
+  const int64_t P = m.num_params();
+  float* ctl = reduce_buf_.data() + P;
+
+  // 1. Gather and binarize.
+  gather(in);
+
+  // 2. Forward. N/M turns the minibatch sum into an estimate of the full-data
+  // bound; M is the global batch, so the sum over ranks is rank-count invariant.
+  const float loss_scale = static_cast<float>(s_.n_total) / static_cast<float>(in.global_batch);
+  StepResult out;
+  out.sums = s_.sgvb.forward({x_.data(), index_.data(), in.n_rows},
+                             {s_.seed, Purpose::kLatentNoise, static_cast<uint64_t>(in.step)}, loss_scale);
+
+  // 3. Decoder backward: its gradient block is final.
+  s_.sgvb.backward_decoder();
+
+  // 4. Start reducing the decoder block and the control slots behind it.
+  std::fill(ctl, ctl + kSlots, 0.f);
+  ctl[kDiverged] = std::isfinite(out.sums.elbo) ? 0.f : 1.f;
+  ctl[kStop] = in.requests.stop ? 1.f : 0.f;
+  ctl[kCheckpoint] = in.requests.checkpoint ? 1.f : 0.f;
+  reduction_->tail_ready(reduce_buf_.data(), m.decoder_begin(), P + kSlots);
+
+  // 5. Encoder backward.
+  s_.sgvb.backward_encoder();
+
+  // 6. Finish the reduction.
+  reduction_->finish(reduce_buf_.data(), P + kSlots);
+
+  // 7. Agreed checks: every rank sees the same reduced flags, so every rank
+  // takes the same decision (one message, a clean exit with 5, no MPI_Abort).
+  if (ctl[kDiverged] > 0.f)
+    agreed_failure(s_.comm, "aevb-train", kExitDiverged,
+                   "training diverged at step " + std::to_string(in.step) + ": the ELBO is NaN or infinite on " +
+                       std::to_string(static_cast<int>(ctl[kDiverged])) + " rank(s); the last checkpoint is intact");
+  out.stop = ctl[kStop] > 0.f;
+  out.checkpoint = ctl[kCheckpoint] > 0.f;
+
+  // 8. Update; the weight prior's gradient is added here, once. A non-finite
+  // gradient (the loss can be finite while e.g. exp(log sigma^2) overflows in
+  // float) stops the run the same way; the parameters in memory are then never
+  // written.
+  if (!s_.opt.step(m.params.data(), m.grads.data(), in.lr))
+    agreed_failure(s_.comm, "aevb-train", kExitDiverged,
+                   "training diverged at step " + std::to_string(in.step) +
+                       ": NaN or infinite gradients; the last checkpoint is intact");
+  return out;
+}
+
+// This rank's rows, binarized with noise keyed by each point's global index, so
+// the result does not depend on which rank or batch position handles the point.
+void TrainStep::gather(const StepInput& in) {
+  const int64_t D = in.data.cols, n = in.n_rows;
+  if (static_cast<int64_t>(index_.size()) < n) {
+    x_.resize(static_cast<size_t>(n * D));
+    index_.resize(static_cast<size_t>(n));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = in.rows[i];
+    index_[static_cast<size_t>(i)] = in.data.global_index[static_cast<size_t>(r)];
+    const float* src = in.data.row(r);
+    float* dst = x_.data() + i * D;
+    if (s_.dynamic_binarization)
+      binarize({s_.seed, Purpose::kBinarize, static_cast<uint64_t>(in.step), static_cast<uint64_t>(index_[i]), 0},
+               src, dst, D);
+    else
+      std::copy(src, src + D, dst);
+  }
+}
+
+}  // namespace aevb

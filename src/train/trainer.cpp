@@ -1,0 +1,305 @@
+// The training loop of aevb-train: epochs of steps, with evaluation, metrics,
+// checkpoints and signals between steps. One step, from data to update, is
+// TrainStep::run (train_step.cpp).
+#include "aevb/train/trainer.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "aevb/base/error.hpp"
+#include "aevb/base/rng.hpp"
+#include "aevb/core/dnnl_context.hpp"
+#include "aevb/core/optimizer.hpp"
+#include "aevb/core/sgvb.hpp"
+#include "aevb/dist/stop_signal.hpp"
+#include "aevb/io/checkpoint.hpp"
+#include "aevb/io/durable_file.hpp"
+#include "aevb/io/model_file.hpp"
+#include "aevb/train/elbo_eval.hpp"
+#include "aevb/train/train_inputs.hpp"
+#include "aevb/train/train_report.hpp"
+#include "aevb/train/train_resume.hpp"
+#include "aevb/train/train_step.hpp"
+
+namespace aevb {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kTool = "aevb-train";
+
+class Trainer {
+ public:
+  Trainer(const TrainConfig& cfg, const MpiComm& comm);
+  json run();
+
+ private:
+  void init_model();
+  std::optional<json> run_epoch();
+  void check_replicas();
+  void report_progress(int64_t epoch, int64_t epoch_steps, double t_epoch, const ElboSums& epoch_sums, float lr);
+  void end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr);
+  json test_metrics();
+  std::string save_checkpoint(const ElboSums& partial_local, double epoch_elapsed);
+  std::optional<json> checkpoint_now(const ElboSums& partial_local, double epoch_elapsed, bool stop);
+  json finish();
+
+  const double t_start_ = now_s();
+  TrainConfig cfg_;
+  const MpiComm& comm_;
+  const bool root_;
+  TrainInputs in_;
+  // N training rows, global minibatch M. Full minibatches only: a final partial
+  // one of m << M rows would get the gradient scale N/m and, squared into
+  // Adagrad's accumulator, slow the rest of the run. Each epoch's permutation
+  // differs, so every row is still used. (A split smaller than M is one
+  // minibatch of N rows.)
+  const int64_t N_, M_, steps_per_epoch_, total_steps_;
+  const RunIdentity id_;
+  Vae m_;
+  Optimizer opt_;
+  Sgvb sgvb_;
+  TrainStep step_;
+  EpochRows epoch_rows_;
+  TrainProgress progress_;
+  int64_t first_step_ = 0;
+  std::unique_ptr<MetricsLog> metrics_;  // rank 0
+  std::vector<int64_t> my_rows_;
+  double run_train_seconds_ = 0, last_progress_ = 0, last_checkpoint_ = 0;
+  json last_;  // the last epoch's metrics
+  std::string last_checkpoint_path_;
+};
+
+TrainInputs load_and_size(TrainConfig& cfg, const MpiComm& comm) {
+  TrainInputs in = load_train_inputs(cfg, comm);
+  cfg.model.x_dim = in.train_info.cols;
+  return in;
+}
+
+int64_t total_steps_of(const TrainConfig& cfg, int64_t steps_per_epoch) {
+  const int64_t all = cfg.epochs * steps_per_epoch;
+  return cfg.max_steps >= 0 ? std::min(cfg.max_steps, all) : all;
+}
+
+Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
+    : cfg_(cfg),
+      comm_(comm),
+      root_(comm.rank() == 0),
+      in_(load_and_size(cfg_, comm)),
+      N_(in_.n_train),
+      M_(cfg_.batch),
+      steps_per_epoch_(std::max<int64_t>(1, N_ / M_)),
+      total_steps_(total_steps_of(cfg_, steps_per_epoch_)),
+      id_(run_identity(cfg_, in_, comm)),
+      m_(cfg_.model),
+      opt_(cfg_.opt, m_.num_params()),
+      sgvb_(m_, cfg_.estimator_kind(), cfg_.samples),
+      step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
+             comm.size() > 1 && cfg_.overlap != "off"}),
+      epoch_rows_(in_, cfg_, comm) {
+  init_model();
+  progress_ = resume_training(cfg_, id_, m_, opt_, comm_);
+  first_step_ = progress_.step;
+  if (root_) {
+    write_text_atomically(cfg_.out_dir + "/config.ini", cfg_.to_ini());
+    metrics_ = std::make_unique<MetricsLog>(cfg_.metrics_path, progress_.step);
+    std::cout << cfg_.to_ini() << std::flush;
+  }
+  last_progress_ = last_checkpoint_ = now_s();
+}
+
+// Rank 0's initialization is broadcast, so every rank starts identical.
+void Trainer::init_model() {
+  init_params(m_, parse_init(cfg_.init), cfg_.init_std, cfg_.seed);
+  if (cfg_.output_bias_init == "mean") init_output_bias_to_mean(m_, mean_training_input(cfg_, in_, comm_));
+  comm_.bcast(m_.params.data(), m_.num_params());
+}
+
+json Trainer::test_metrics() {
+  json j;
+  put_means(j, "test", evaluate_elbo(m_, in_.test, cfg_.eval_seed, cfg_.samples, comm_));
+  return j;
+}
+
+json Trainer::run() {
+  // The initial model's test ELBO: the baseline every later epoch is read against.
+  if (progress_.step == 0 && !cfg_.test_split.empty()) {
+    json line{{"epoch", 0}, {"step", 0}};
+    line.update(test_metrics());
+    line["wall_seconds"] = now_s() - t_start_;
+    if (root_) metrics_->append(line);
+  }
+  while (progress_.epoch < cfg_.epochs && progress_.step < total_steps_)
+    if (auto stopped = run_epoch()) return *stopped;
+  return finish();
+}
+
+// One epoch (or what is left of it after a resume or before --max-steps).
+// Returns the summary when a stop signal ended the run.
+std::optional<json> Trainer::run_epoch() {
+  const int64_t epoch = progress_.epoch;
+  const std::vector<int64_t> perm = permutation(cfg_.seed, static_cast<uint64_t>(epoch), N_);
+  const DataMatrix& data = epoch_rows_.load(perm, progress_.step_in_epoch, steps_per_epoch_);
+  const float lr = cfg_.schedule.lr_at_epoch(epoch);
+  ElboSums epoch_sums = progress_.epoch_partial;
+  progress_.epoch_partial = {};
+  const double t_epoch = now_s();
+  int64_t epoch_steps = 0;
+  bool checkpoint_due = false, stop_due = false;
+  while (progress_.step_in_epoch < steps_per_epoch_ && progress_.step < total_steps_) {
+    epoch_rows_.rows_of_step(perm, progress_.step_in_epoch, my_rows_);
+    const int64_t b0 = progress_.step_in_epoch * M_, m_t = std::min(M_, N_ - b0);
+    // Stop and checkpoint requests reach every rank through the step's reduction.
+    const bool timer_due = root_ && cfg_.checkpoint_every_seconds > 0 &&
+                           now_s() - last_checkpoint_ >= cfg_.checkpoint_every_seconds;
+    const StepResult r = step_.run({data, my_rows_.data(), static_cast<int64_t>(my_rows_.size()), m_t, progress_.step,
+                                    lr, StepRequests{stop_signal_received(), timer_due}});
+    epoch_sums += r.sums;
+    ++progress_.step, ++progress_.step_in_epoch, ++epoch_steps;
+    check_replicas();
+    stop_due = r.stop;
+    checkpoint_due = r.stop || r.checkpoint ||
+                     (cfg_.checkpoint_every_steps > 0 && progress_.step % cfg_.checkpoint_every_steps == 0);
+    // At an epoch's last step the checkpoint waits until the epoch's metrics are
+    // written, so it says "epoch e+1, step 0" and a resume neither repeats nor
+    // loses an epoch's metrics line.
+    if (checkpoint_due && progress_.step_in_epoch < steps_per_epoch_)
+      if (auto stopped = checkpoint_now(epoch_sums, now_s() - t_epoch, stop_due)) return stopped;
+    if (root_ && cfg_.progress_every > 0 && now_s() - last_progress_ >= cfg_.progress_every)
+      report_progress(epoch, epoch_steps, t_epoch, epoch_sums, lr);
+  }
+  const double epoch_s = now_s() - t_epoch;
+  progress_.train_seconds += epoch_s;
+  run_train_seconds_ += epoch_s;
+  if (progress_.step_in_epoch < steps_per_epoch_) {  // stopped mid-epoch by --max-steps
+    progress_.epoch_partial = epoch_sums;
+    return std::nullopt;
+  }
+  end_epoch(allreduce_sum(epoch_sums, comm_), epoch_steps, epoch_s, lr);
+  if (checkpoint_due) return checkpoint_now(ElboSums{}, 0.0, stop_due);
+  return std::nullopt;
+}
+
+// Every --check-every steps: do all ranks still hold the same parameters?
+void Trainer::check_replicas() {
+  if (cfg_.check_every <= 0 || comm_.size() == 1 || progress_.step % cfg_.check_every != 0) return;
+  const int64_t h = params_hash(m_);
+  if (comm_.allreduce_min(h) != comm_.allreduce_max(h))
+    agreed_failure(comm_, kTool, kExitInternal,
+                   "parameters differ across ranks at step " + std::to_string(progress_.step) +
+                       " (hash check); a rank computed a different update");
+}
+
+void Trainer::report_progress(int64_t epoch, int64_t epoch_steps, double t_epoch, const ElboSums& epoch_sums,
+                              float lr) {
+  last_progress_ = now_s();
+  const double rate = static_cast<double>(epoch_steps * M_) / std::max(last_progress_ - t_epoch, 1e-9);
+  const double eta = static_cast<double>(total_steps_ - progress_.step) * M_ / std::max(rate, 1e-9);
+  std::cerr << progress_line(epoch + 1, cfg_.epochs, progress_.step, total_steps_, rate,
+                             epoch_sums.elbo / std::max<int64_t>(1, epoch_sums.points), lr, eta)
+            << std::endl;
+}
+
+// The epoch's metrics line (train sums over all ranks; the test ELBO every
+// --eval-every epochs and at the end).
+void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr) {
+  const int64_t epoch = progress_.epoch;
+  last_ = json{{"epoch", epoch + 1}, {"step", progress_.step}};
+  put_means(last_, "train", train);
+  last_["samples_per_s"] = static_cast<double>(epoch_steps * M_) / std::max(epoch_s, 1e-9);
+  last_["lr"] = lr;
+  last_["epoch_seconds"] = epoch_s;
+  last_["wall_seconds"] = now_s() - t_start_;
+  const bool last_epoch = epoch + 1 == cfg_.epochs || progress_.step >= total_steps_;
+  if (!cfg_.test_split.empty() && ((cfg_.eval_every > 0 && (epoch + 1) % cfg_.eval_every == 0) || last_epoch))
+    last_.update(test_metrics());
+  if (root_) {
+    metrics_->append(last_);
+    if (cfg_.progress_every > 0) {
+      std::cerr << "epoch " << epoch + 1 << " done: train ELBO " << last_["train_elbo"].get<double>();
+      if (last_.contains("test_elbo")) std::cerr << " | test ELBO " << last_["test_elbo"].get<double>();
+      std::cerr << " | " << static_cast<long>(last_["samples_per_s"].get<double>()) << " samples/s" << std::endl;
+    }
+  }
+  ++progress_.epoch;
+  progress_.step_in_epoch = 0;
+}
+
+// partial_local: this rank's sums over the current epoch's completed steps,
+// summed over ranks so that a resume with any rank count continues them;
+// epoch_elapsed: training seconds of the current epoch so far. Rank 0 writes.
+std::string Trainer::save_checkpoint(const ElboSums& partial_local, double epoch_elapsed) {
+  TrainProgress p = progress_;
+  p.epoch_partial = allreduce_sum(partial_local, comm_);
+  p.train_seconds += epoch_elapsed;
+  const std::string path = checkpoint_path(cfg_.out_dir, p.step);
+  if (root_) {
+    write_checkpoint(path, m_, opt_, p, id_);
+    prune_checkpoints(cfg_.out_dir, cfg_.keep_checkpoints);
+  }
+  return path;
+}
+
+// Checkpoints at a step boundary; after a stop signal, returns the summary
+// that ends the run with exit 75 (requeue).
+std::optional<json> Trainer::checkpoint_now(const ElboSums& partial_local, double epoch_elapsed, bool stop) {
+  last_checkpoint_path_ = save_checkpoint(partial_local, epoch_elapsed);
+  last_checkpoint_ = now_s();
+  if (!stop) return std::nullopt;
+  if (root_)
+    std::cerr << kTool << ": stop signal received: checkpointed step " << progress_.step << " to "
+              << last_checkpoint_path_ << "; exiting with " << kExitRequeue << " (requeue)" << std::endl;
+  return json{{"tool", kTool},          {"status", "checkpointed"},           {"exit_code", kExitRequeue},
+              {"steps", progress_.step}, {"epoch", progress_.epoch},           {"checkpoint", last_checkpoint_path_},
+              {"ranks", comm_.size()},  {"wall_seconds", now_s() - t_start_}, {"out", cfg_.out_dir}};
+}
+
+// The end: a final checkpoint (so a longer run can continue from here), the
+// model file, and the summary.
+json Trainer::finish() {
+  last_checkpoint_path_ = save_checkpoint(progress_.epoch_partial, 0.0);
+  if (root_) {
+    ModelMeta meta;
+    meta.row_shape = in_.train_info.row_shape;
+    meta.data_scale = in_.train_info.scale;
+    meta.dataset = in_.manifest.name;
+    meta.binarization = id_.binarization;
+    meta.config_ini = cfg_.to_ini();
+    meta.step = progress_.step;
+    meta.epoch = progress_.epoch;
+    save_model(cfg_.model_path, m_, meta);
+  }
+  const int64_t steps_now = progress_.step - first_step_;
+  json out{{"tool", kTool},
+           {"status", "done"},
+           {"exit_code", 0},
+           {"epochs", progress_.epoch},
+           {"steps", progress_.step},
+           {"steps_this_run", steps_now},
+           {"resumed_from_step", first_step_},
+           {"ranks", comm_.size()},
+           {"threads", cfg_.threads},
+           {"train_rows", N_},
+           {"train_seconds", progress_.train_seconds},
+           {"wall_seconds", now_s() - t_start_},
+           {"samples_per_s", static_cast<double>(steps_now * M_) / std::max(run_train_seconds_, 1e-9)},
+           {"out", cfg_.out_dir},
+           {"model", cfg_.model_path},
+           {"checkpoint", last_checkpoint_path_},
+           {"metrics", cfg_.metrics_path}};
+  for (const char* k : {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl"})
+    if (last_.contains(k)) out[k] = last_[k];
+  return out;
+}
+
+}  // namespace
+
+json run_training(const TrainConfig& cfg, const MpiComm& comm) {
+  set_compute_threads(cfg.threads);
+  install_stop_signal_handlers();
+  Trainer t(cfg, comm);
+  return t.run();
+}
+
+}  // namespace aevb

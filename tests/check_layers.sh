@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The layering rule of docs/architecture.md, checked on the source tree:
+# a file of layer X may include aevb headers of the layers X depends on only,
+# and the third-party headers that belong to a layer stay in it (no MPI or
+# HDF5 in the VAE math, no MPI in the I/O layer...).
+#
+#   check_layers.sh [SOURCE_DIR]     check the tree (exit 1 and one line per violation)
+#   check_layers.sh --self-test DIR  copy the tree, add a deliberate violation,
+#                                    and check that it is caught
+set -uo pipefail
+
+# layer -> the aevb layers its files may include
+declare -A ALLOWED=(
+  [base]="base"
+  [core]="base core"
+  [io]="base core io"
+  [dist]="base dist"
+  [cli]="base cli"
+  [train]="base core io dist cli train"
+  [eval]="base core io dist cli eval"
+  [convert]="base io cli convert"
+  [apps]="base core io dist cli train eval convert"
+)
+# third-party header (regex on the include path) -> the layers that may use it
+declare -A EXTERNAL=(
+  ['^mpi\.h$']="dist apps"
+  ['^(hdf5|H5[A-Za-z]*)\.h$']="io"
+  ['^(dnnl|oneapi/dnnl/)']="core"
+  ['^matio\.h$']="convert"
+  ['^Random123/']="base"
+  ['^boost/']="cli train eval convert apps"
+  ['^openssl/']="io"
+)
+
+check_tree() {
+  local root=$1 bad=0 f layer lineno inc target re hit
+  local include_re='^([^:]+):([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^>"]+)[>"]'
+  cd "$root" || { echo "check_layers: cannot enter $root" >&2; return 2; }
+  # One grep over the tree; every include line as file:line:text.
+  while IFS= read -r hit; do
+    [[ $hit =~ $include_re ]] || continue
+    f=${BASH_REMATCH[1]} lineno=${BASH_REMATCH[2]} inc=${BASH_REMATCH[3]}
+    case "$f" in
+      include/aevb/*/*) layer=${f#include/aevb/}; layer=${layer%%/*} ;;
+      src/apps/*) layer=apps ;;
+      src/*/*) layer=${f#src/}; layer=${layer%%/*} ;;
+      data_tools/convert/*) layer=convert ;;
+      data_tools/*.cpp) layer=apps ;;
+      *) continue ;;
+    esac
+    if [[ -z ${ALLOWED[$layer]+x} ]]; then
+      echo "$f: unknown layer '$layer' (add it to tests/check_layers.sh and docs/architecture.md)"
+      bad=1; continue
+    fi
+    if [[ $inc == aevb/* ]]; then
+      target=${inc#aevb/}; target=${target%%/*}
+      [[ " ${ALLOWED[$layer]} " == *" $target "* ]] && continue
+      echo "$f:$lineno: layer '$layer' may not include $inc (it may include: ${ALLOWED[$layer]})"
+      bad=1
+    else
+      for re in "${!EXTERNAL[@]}"; do
+        [[ $inc =~ $re ]] || continue
+        [[ " ${EXTERNAL[$re]} " == *" $layer "* ]] && continue
+        echo "$f:$lineno: layer '$layer' may not include <$inc> (only: ${EXTERNAL[$re]})"
+        bad=1
+      done
+    fi
+  done < <(grep -rnE --include='*.hpp' --include='*.cpp' --include='*.h' '^[[:space:]]*#[[:space:]]*include' include src data_tools | sort -t: -k1,1 -k2,2n)
+  return $bad
+}
+
+if [[ ${1:-} == --self-test ]]; then
+  src=${2:?usage: check_layers.sh --self-test SOURCE_DIR}
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  cp -r "$src/include" "$src/src" "$src/data_tools" "$tmp/"
+  check_tree "$tmp" >/dev/null || { echo "self-test: the unmodified tree already fails"; exit 1; }
+  # The VAE math reaching for MPI and for a driver header: both must be caught.
+  printf '#include <mpi.h>\n#include "aevb/train/train_step.hpp"\n' >> "$tmp/src/core/sgvb.cpp"
+  out=$(check_tree "$tmp"); rc=$?
+  echo "$out"
+  [[ $rc -eq 1 ]] || { echo "self-test: expected exit 1, got $rc"; exit 1; }
+  grep -q "src/core/sgvb.cpp:.*layer 'core' may not include <mpi.h>" <<<"$out" || { echo "self-test: mpi.h not caught"; exit 1; }
+  grep -q "src/core/sgvb.cpp:.*layer 'core' may not include aevb/train/train_step.hpp" <<<"$out" || { echo "self-test: driver header not caught"; exit 1; }
+  echo "self-test: both deliberate violations caught"
+  exit 0
+fi
+
+check_tree "${1:-$(dirname "$0")/..}" && echo "check_layers: every include respects the layers"
