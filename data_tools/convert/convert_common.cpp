@@ -318,5 +318,13 @@ void write_source(DatasetWriter& w, RowSource& src, const SplitSpec& base,
   if (pos != n) throw Error(kExitInternal, "write_source: splits do not cover " + what);
 }
 
+std::vector<SplitRows> split_rows(const CommonOptions& o, int64_t rows, const std::string& what) {
+  const auto req = parse_split(o.split);
+  const auto counts = resolve_split(req, rows, what);
+  std::vector<SplitRows> out;
+  for (size_t i = 0; i < req.size(); ++i) out.push_back({req[i].name, counts[i]});
+  return out;
+}
+
 }  // namespace detail
 }  // namespace aevb

@@ -1,4 +1,4 @@
-// Pieces shared by the converters in data_tools/lib (not a public header).
+// Pieces shared by the converters in data_tools/convert (not a public header).
 #pragma once
 #include <zlib.h>
 
@@ -52,6 +52,9 @@ struct SplitRows {
   std::string name;
   int64_t rows = 0;
 };
+// The rows of each split of --split for a source of `rows` rows (usage_error
+// or input_error naming `what`).
+std::vector<SplitRows> split_rows(const CommonOptions& o, int64_t rows, const std::string& what);
 
 // Writes the rows of `src` into consecutive splits (in the order given, which
 // must cover src.rows()). Without --shuffle-seed rows stream through a 4 MiB

@@ -2,11 +2,84 @@
 
 #include <cmath>
 
+#include "aevb/base/simd.hpp"
+
 namespace aevb {
 
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;
+
+// The loops over R rows x D values, compiled for several ISAs (simd.hpp).
+// Row r belongs to data point r / L.
+AEVB_CLONES void bernoulli_rows(const float* x, int64_t L, const float* logits, const float* softplus, int64_t R,
+                                int64_t D, double* ll) {
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = x + (r / L) * D;
+    const float* lr = logits + r * D;
+    const float* sp = softplus + r * D;
+    float acc = 0.f;  // a row's sum in float (SIMD); stored as double
+#pragma omp simd reduction(+ : acc)
+    for (int64_t d = 0; d < D; ++d) acc += xr[d] * lr[d] - sp[d];
+    ll[r] = acc;
+  }
 }
+
+// dout holds sigmoid(logits) on entry.
+AEVB_CLONES void bernoulli_grad_rows(const float* x, int64_t L, int64_t R, int64_t D, const float* weight,
+                                     float* dout) {
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = x + (r / L) * D;
+    const float w = weight[r];
+    float* g = dout + r * D;
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d) g[d] = w * (g[d] - xr[d]);
+  }
+}
+
+AEVB_CLONES void negate(const float* in, float* out, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) out[i] = -in[i];
+}
+
+AEVB_CLONES void gaussian_rows(const float* x, int64_t L, const float* out, const float* sig, const float* expneg,
+                               bool squash, int64_t R, int64_t D, double* ll) {
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = x + (r / L) * D;
+    const float* m = out + r * 2 * D;
+    const float* lv = m + D;
+    const float* mean = squash ? sig + r * 2 * D : m;
+    const float* inv_var = expneg + r * 2 * D + D;
+    double acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t d = 0; d < D; ++d) {
+      const float e = xr[d] - mean[d];
+      acc += kLog2Pi + lv[d] + e * e * inv_var[d];
+    }
+    ll[r] = -0.5 * acc;
+  }
+}
+
+AEVB_CLONES void gaussian_grad_rows(const float* x, int64_t L, const float* out, const float* sig,
+                                    const float* expneg, bool squash, int64_t R, int64_t D, const float* weight,
+                                    float* dout) {
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = x + (r / L) * D;
+    const float* m = out + r * 2 * D;
+    const float* mean = squash ? sig + r * 2 * D : m;
+    const float* inv_var = expneg + r * 2 * D + D;
+    const float w = weight[r];
+    float* gm = dout + r * 2 * D;
+    float* glv = gm + D;
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d) {
+      const float e = xr[d] - mean[d];
+      const float dmean = -w * e * inv_var[d];
+      gm[d] = squash ? dmean * mean[d] * (1.f - mean[d]) : dmean;
+      glv[d] = w * 0.5f * (1.f - e * e * inv_var[d]);
+    }
+  }
+}
+}  // namespace
 
 double softplus_ref(double l) { return l > 0 ? l + std::log1p(std::exp(-l)) : std::log1p(std::exp(l)); }
 
@@ -21,38 +94,17 @@ void DecoderLikelihood::log_prob(const float* x, int64_t L, const float* out, in
     const int64_t n = R * D;
     if (static_cast<int64_t>(a_.size()) < n) a_.resize(static_cast<size_t>(n));
     elt_.forward(dnnl::algorithm::eltwise_soft_relu, out, a_.data(), n);
-    for (int64_t r = 0; r < R; ++r) {
-      const float* xr = x + (r / L) * D;
-      const float* lr = out + r * D;
-      const float* sp = a_.data() + r * D;
-      float acc = 0.f;  // a row's sum in float (SIMD); stored as double
-#pragma omp simd reduction(+ : acc)
-      for (int64_t d = 0; d < D; ++d) acc += xr[d] * lr[d] - sp[d];
-      ll[r] = acc;
-    }
+    bernoulli_rows(x, L, out, a_.data(), R, D, ll);
     return;
   }
   const int64_t n = R * 2 * D;
   // a_ = sigmoid(out) (the mean half is used), b_ = exp(-out) (the 1/var half).
   if (static_cast<int64_t>(a_.size()) < n) a_.resize(static_cast<size_t>(n));
   if (static_cast<int64_t>(b_.size()) < n) b_.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) b_[static_cast<size_t>(i)] = -out[i];
+  negate(out, b_.data(), n);
   elt_.forward(dnnl::algorithm::eltwise_exp, b_.data(), b_.data(), n);
   if (spec_.gaussian_sigmoid_mean) elt_.forward(dnnl::algorithm::eltwise_logistic, out, a_.data(), n);
-  for (int64_t r = 0; r < R; ++r) {
-    const float* xr = x + (r / L) * D;
-    const float* m = out + r * 2 * D;
-    const float* lv = m + D;
-    const float* mean = spec_.gaussian_sigmoid_mean ? a_.data() + r * 2 * D : m;
-    const float* inv_var = b_.data() + r * 2 * D + D;
-    double acc = 0;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t d = 0; d < D; ++d) {
-      const float e = xr[d] - mean[d];
-      acc += kLog2Pi + lv[d] + e * e * inv_var[d];
-    }
-    ll[r] = -0.5 * acc;
-  }
+  gaussian_rows(x, L, out, a_.data(), b_.data(), spec_.gaussian_sigmoid_mean, R, D, ll);
 }
 
 void DecoderLikelihood::loss_grad(const float* x, int64_t L, const float* out, int64_t R, const float* weight,
@@ -60,31 +112,11 @@ void DecoderLikelihood::loss_grad(const float* x, int64_t L, const float* out, i
   const int64_t D = spec_.x_dim;
   if (spec_.decoder == DecoderKind::kBernoulli) {
     elt_.forward(dnnl::algorithm::eltwise_logistic, out, dout, R * D);
-    for (int64_t r = 0; r < R; ++r) {
-      const float* xr = x + (r / L) * D;
-      const float w = weight[r];
-      float* g = dout + r * D;
-#pragma omp simd
-      for (int64_t d = 0; d < D; ++d) g[d] = w * (g[d] - xr[d]);
-    }
+    bernoulli_grad_rows(x, L, R, D, weight, dout);
     return;
   }
   // Uses a_ (sigmoid of the mean half) and b_ (1/var) from log_prob on the same out.
-  for (int64_t r = 0; r < R; ++r) {
-    const float* xr = x + (r / L) * D;
-    const float* m = out + r * 2 * D;
-    const float* mean = spec_.gaussian_sigmoid_mean ? a_.data() + r * 2 * D : m;
-    const float* inv_var = b_.data() + r * 2 * D + D;
-    const float w = weight[r];
-    float* gm = dout + r * 2 * D;
-    float* glv = gm + D;
-    for (int64_t d = 0; d < D; ++d) {
-      const float e = xr[d] - mean[d];
-      const float dmean = -w * e * inv_var[d];
-      gm[d] = spec_.gaussian_sigmoid_mean ? dmean * mean[d] * (1.f - mean[d]) : dmean;
-      glv[d] = w * 0.5f * (1.f - e * e * inv_var[d]);
-    }
-  }
+  gaussian_grad_rows(x, L, out, a_.data(), b_.data(), spec_.gaussian_sigmoid_mean, R, D, weight, dout);
 }
 
 }  // namespace aevb

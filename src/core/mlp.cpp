@@ -2,6 +2,7 @@
 
 #include "aevb/core/dnnl_context.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/base/simd.hpp"
 
 namespace aevb {
 
@@ -48,6 +49,15 @@ algorithm bwd_alg(Activation a) {
   return algorithm::eltwise_tanh_use_dst_for_bwd;
 }
 bool needs_preactivation(Activation a) { return a == Activation::kSoftplus; }
+
+AEVB_CLONES void column_sums(const float* __restrict g, int64_t rows, int64_t cols, float* __restrict out) {
+  for (int64_t c = 0; c < cols; ++c) out[c] = 0.f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* gr = g + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] += gr[c];
+  }
+}
 
 memory::desc mat(int64_t r, int64_t c, tag t = tag::ab) { return memory::desc({r, c}, dt::f32, t); }
 }  // namespace
@@ -186,14 +196,7 @@ float* Mlp::backward(float* dout, int64_t rows, bool need_dx) {
     if (i > 0 || need_dx) L.bwd_data.execute(s, L.bwd_d_args);
     s.wait();
     // db = column sums of dout (a reduction, not a GEMM).
-    const int64_t out = sizes_[i + 1];
-    const float* g = static_cast<const float*>(L.dout_m.get_data_handle());
-    float* db = grads_ + b_off_[i];
-    for (int64_t c = 0; c < out; ++c) db[c] = 0.f;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* gr = g + r * out;
-      for (int64_t c = 0; c < out; ++c) db[c] += gr[c];
-    }
+    column_sums(static_cast<const float*>(L.dout_m.get_data_handle()), rows, sizes_[i + 1], grads_ + b_off_[i]);
   }
   return need_dx ? p.layers[0].din.data() : nullptr;
 }

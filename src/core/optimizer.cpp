@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/simd.hpp"
 
 namespace aevb {
 
@@ -30,50 +31,69 @@ std::vector<std::pair<std::string, FloatBuffer*>> Optimizer::state() {
   return {};
 }
 
-bool Optimizer::step(float* __restrict p, const float* __restrict g_in, float lr) {
-  ++t_;
+namespace {
+// The update loops, one per optimizer; each returns a sum of g - g, which is
+// NaN exactly when some gradient is NaN or infinite (checked in the same pass).
+AEVB_CLONES float adagrad_update(float* __restrict p, const float* __restrict g_in, float* __restrict s1, int64_t n,
+                                 float lr, float lam, float eps) {
   float check = 0.f;
-  const float lam = cfg_.prior_precision;
-  float* __restrict s1 = s1_.data();
-  const int64_t n = n_;
-  switch (cfg_.kind) {
-    case OptimizerKind::kAdagrad: {
-      const float eps = cfg_.adagrad_eps;
 #pragma omp simd reduction(+ : check)
-      for (int64_t i = 0; i < n; ++i) {
-        check += g_in[i] - g_in[i];
-        const float g = g_in[i] + lam * p[i];
-        s1[i] += g * g;
-        p[i] -= lr * g / (std::sqrt(s1[i]) + eps);
-      }
+  for (int64_t i = 0; i < n; ++i) {
+    check += g_in[i] - g_in[i];
+    const float g = g_in[i] + lam * p[i];
+    s1[i] += g * g;
+    p[i] -= lr * g / (std::sqrt(s1[i]) + eps);
+  }
+  return check;
+}
+
+AEVB_CLONES float adam_update(float* __restrict p, const float* __restrict g_in, float* __restrict s1,
+                              float* __restrict s2, int64_t n, float lr, float lam, float b1, float b2, float eps,
+                              float c1, float c2) {
+  float check = 0.f;
+#pragma omp simd reduction(+ : check)
+  for (int64_t i = 0; i < n; ++i) {
+    check += g_in[i] - g_in[i];
+    const float g = g_in[i] + lam * p[i];
+    s1[i] = b1 * s1[i] + (1.f - b1) * g;
+    s2[i] = b2 * s2[i] + (1.f - b2) * g * g;
+    p[i] -= lr * (s1[i] * c1) / (std::sqrt(s2[i] * c2) + eps);
+  }
+  return check;
+}
+
+AEVB_CLONES float sgd_update(float* __restrict p, const float* __restrict g_in, float* __restrict s1, int64_t n,
+                             float lr, float lam, float mu) {
+  float check = 0.f;
+#pragma omp simd reduction(+ : check)
+  for (int64_t i = 0; i < n; ++i) {
+    check += g_in[i] - g_in[i];
+    const float g = g_in[i] + lam * p[i];
+    s1[i] = mu * s1[i] + g;
+    p[i] -= lr * s1[i];
+  }
+  return check;
+}
+}  // namespace
+
+bool Optimizer::step(float* p, const float* g, float lr) {
+  ++t_;
+  const float lam = cfg_.prior_precision;
+  float check = 0.f;
+  switch (cfg_.kind) {
+    case OptimizerKind::kAdagrad:
+      check = adagrad_update(p, g, s1_.data(), n_, lr, lam, cfg_.adagrad_eps);
       break;
-    }
     case OptimizerKind::kAdam: {
-      float* __restrict s2 = s2_.data();
-      const float b1 = cfg_.adam_beta1, b2 = cfg_.adam_beta2, eps = cfg_.adam_eps;
+      const float b1 = cfg_.adam_beta1, b2 = cfg_.adam_beta2;
       const float c1 = 1.f / (1.f - static_cast<float>(std::pow(double(b1), double(t_))));
       const float c2 = 1.f / (1.f - static_cast<float>(std::pow(double(b2), double(t_))));
-#pragma omp simd reduction(+ : check)
-      for (int64_t i = 0; i < n; ++i) {
-        check += g_in[i] - g_in[i];
-        const float g = g_in[i] + lam * p[i];
-        s1[i] = b1 * s1[i] + (1.f - b1) * g;
-        s2[i] = b2 * s2[i] + (1.f - b2) * g * g;
-        p[i] -= lr * (s1[i] * c1) / (std::sqrt(s2[i] * c2) + eps);
-      }
+      check = adam_update(p, g, s1_.data(), s2_.data(), n_, lr, lam, b1, b2, cfg_.adam_eps, c1, c2);
       break;
     }
-    case OptimizerKind::kSgd: {
-      const float mu = cfg_.momentum;
-#pragma omp simd reduction(+ : check)
-      for (int64_t i = 0; i < n; ++i) {
-        check += g_in[i] - g_in[i];
-        const float g = g_in[i] + lam * p[i];
-        s1[i] = mu * s1[i] + g;
-        p[i] -= lr * s1[i];
-      }
+    case OptimizerKind::kSgd:
+      check = sgd_update(p, g, s1_.data(), n_, lr, lam, cfg_.momentum);
       break;
-    }
   }
   return std::isfinite(check);
 }

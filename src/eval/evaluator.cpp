@@ -83,114 +83,119 @@ std::string fmt(const char* f, double a, double b = 0) {
   return buf;
 }
 
-}  // namespace
+// The samplers and how points are split over ranks. Points go to ranks in whole
+// groups of `unit` consecutive points, the same groups for every rank count:
+// each decoder call then holds the same (point, sample) rows in the same places
+// whatever P is, and the per-point results are bit-identical across rank counts.
+struct Plan {
+  std::unique_ptr<ImportanceSampler> is, prior;
+  int64_t unit = 1, lo = 0, hi = 0;  // this rank's points [lo, hi)
+  int64_t n() const { return hi - lo; }
+};
 
-json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
-  const double t_start = now_s();
-  const bool root = comm.rank() == 0;
-  set_compute_threads(cfg.threads);
-  Inputs in = load_inputs(cfg, comm);
-  Vae& m = *in.model.model;
-  const ModelSpec& spec = m.spec();
-  const int64_t N = in.data.rows, D = in.data.cols, nK = static_cast<int64_t>(cfg.ks.size());
-
-  ImportanceSampler is(m, Proposal::kPosterior, cfg.ks, cfg.seed, cfg.chunk_rows);
-  // Points go to ranks in whole groups of `unit` consecutive points, the same
-  // groups for every rank count: each decoder call then holds the same
-  // (point, sample) rows in the same places whatever P is, and the per-point
-  // results are bit-identical across rank counts.
-  int64_t unit = is.plan().points;
-  std::unique_ptr<ImportanceSampler> prior;
+Plan make_plan(const EvalConfig& cfg, Vae& m, int64_t N, const MpiComm& comm) {
+  Plan p;
+  p.is = std::make_unique<ImportanceSampler>(m, Proposal::kPosterior, cfg.ks, cfg.seed, cfg.chunk_rows);
+  p.unit = p.is->plan().points;
   if (cfg.prior_samples > 0) {
     // Its group size made a multiple or divisor of the IS one so both align.
     int64_t g = plan_chunks(cfg.prior_samples, cfg.chunk_rows).points;
-    g = g >= unit ? g / unit * unit : std::max<int64_t>(1, [&] {
-      int64_t d = g;
-      while (unit % d) --d;
-      return d;
-    }());
-    prior = std::make_unique<ImportanceSampler>(m, Proposal::kPrior, std::vector<int64_t>{cfg.prior_samples}, cfg.seed,
-                                                cfg.chunk_rows, g);
-    unit = std::max(unit, g);
+    if (g >= p.unit) {
+      g = g / p.unit * p.unit;
+    } else {
+      while (p.unit % g) --g;
+      g = std::max<int64_t>(1, g);
+    }
+    p.prior = std::make_unique<ImportanceSampler>(m, Proposal::kPrior, std::vector<int64_t>{cfg.prior_samples},
+                                                  cfg.seed, cfg.chunk_rows, g);
+    p.unit = std::max(p.unit, g);
   }
-  const int64_t units = (N + unit - 1) / unit;
-  // Whole units per rank, so a point's group (and so its result) does not depend on P.
+  const int64_t units = (N + p.unit - 1) / p.unit;
   const Range mine = part_of(0, units, comm.rank(), comm.size());
-  const int64_t lo = std::min(N, mine.lo * unit), hi = std::min(N, mine.hi * unit);
-  const int64_t n = hi - lo;
+  p.lo = std::min(N, mine.lo * p.unit);
+  p.hi = std::min(N, mine.hi * p.unit);
+  return p;
+}
 
-  if (root) {
-    std::ostringstream s;
-    s << kTool << ": model " << cfg.model_path << " (" << in.model.meta.format << ", step " << in.model.meta.step
-      << ", " << spec.x_dim << "-" << (spec.hidden.empty() ? std::string("linear") : spec.hidden_string()) << "-"
-      << spec.latent << ", " << to_string(spec.decoder) << " decoder)\n"
-      << kTool << ": data " << cfg.data_dir << " split '" << cfg.split << "': " << N << " points, "
-      << (in.binarized ? "binarized (seed " + std::to_string(cfg.binarize_seed) + ")" : std::string("not binarized"))
-      << "\n"
-      << kTool << ": K = " << cfg.k_text << " from one stream (seed " << cfg.seed << "); " << is.plan().points
-      << " point(s) x " << is.plan().samples << " samples per decoder call, " << is.plan().passes
-      << " call(s) per group; " << comm.size() << " rank(s)\n";
-    std::cerr << s.str() << std::flush;
-  }
+void print_header(const EvalConfig& cfg, const Inputs& in, const Plan& p, const MpiComm& comm) {
+  const ModelSpec& spec = in.model.model->spec();
+  std::ostringstream s;
+  s << kTool << ": model " << cfg.model_path << " (" << in.model.meta.format << ", step " << in.model.meta.step << ", "
+    << spec.x_dim << "-" << (spec.hidden.empty() ? std::string("linear") : spec.hidden_string()) << "-" << spec.latent
+    << ", " << to_string(spec.decoder) << " decoder)\n"
+    << kTool << ": data " << cfg.data_dir << " split '" << cfg.split << "': " << in.data.rows << " points, "
+    << (in.binarized ? "binarized (seed " + std::to_string(cfg.binarize_seed) + ")" : std::string("not binarized"))
+    << "\n"
+    << kTool << ": K = " << cfg.k_text << " from one stream (seed " << cfg.seed << "); " << p.is->plan().points
+    << " point(s) x " << p.is->plan().samples << " samples per decoder call, " << p.is->plan().passes
+    << " call(s) per group; " << comm.size() << " rank(s)\n";
+  std::cerr << s.str() << std::flush;
+}
 
-  // ---- importance sampling, in blocks of whole units (for progress lines) ----
-  std::vector<double> log_px(static_cast<size_t>(n * nK));
-  const int64_t kmax = cfg.ks.back();
-  const int64_t block = unit * std::max<int64_t>(1, 200000 / (kmax * unit));  // ~200k samples between checks
-  const double t_is = now_s();
-  double last_progress = t_is;
+struct IsResult {
+  std::vector<double> log_px;  // n x nK
+  double seconds = 0, evals = 0;  // slowest rank; sample evaluations over all ranks
+};
+
+// Importance sampling of this rank's points, in blocks of whole units (progress lines between blocks).
+IsResult importance_sample(const EvalConfig& cfg, const Inputs& in, Plan& p, const MpiComm& comm) {
+  const int64_t n = p.n(), nK = static_cast<int64_t>(cfg.ks.size()), D = in.data.cols;
+  IsResult r;
+  r.log_px.resize(static_cast<size_t>(n * nK));
+  const int64_t block = p.unit * std::max<int64_t>(1, 200000 / (cfg.ks.back() * p.unit));  // ~200k samples
+  const double t0 = now_s();
+  double last_progress = t0;
   for (int64_t b = 0; b < n; b += block) {
     const int64_t nb = std::min(block, n - b);
-    is.run(in.data.x.data() + (lo + b) * D, in.data.global_index.data() + lo + b, nb, log_px.data() + b * nK);
-    if (root && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
+    p.is->run(in.data.x.data() + (p.lo + b) * D, in.data.global_index.data() + p.lo + b, nb,
+              r.log_px.data() + b * nK);
+    if (comm.rank() == 0 && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
       last_progress = now_s();
       std::cerr << kTool << ": rank 0: " << b + nb << "/" << n << " points, "
-                << fmt("%.0f sample evaluations/s", static_cast<double>(is.sample_evals()) / (last_progress - t_is))
+                << fmt("%.0f sample evaluations/s", static_cast<double>(p.is->sample_evals()) / (last_progress - t0))
                 << std::endl;
     }
   }
-  const double is_seconds = comm.allreduce_max(now_s() - t_is);
-  double evals = static_cast<double>(is.sample_evals());
-  comm.allreduce_sum(&evals, 1);
+  r.seconds = comm.allreduce_max(now_s() - t0);
+  r.evals = static_cast<double>(p.is->sample_evals());
+  comm.allreduce_sum(&r.evals, 1);
+  return r;
+}
 
-  // ---- ELBO (estimator B, as aevb-train's test ELBO: same noise for the same seed) ----
-  std::vector<double> elbo(static_cast<size_t>(n)), rec(static_cast<size_t>(n)), kl(static_cast<size_t>(n));
-  {
-    Sgvb sg(m, Estimator::kB, cfg.elbo_samples);
-    std::vector<PointElbo> terms(static_cast<size_t>(unit));
-    for (int64_t b = 0; b < n; b += unit) {
-      const int64_t nb = std::min(unit, n - b);
-      sg.evaluate({in.data.row(lo + b), in.data.global_index.data() + lo + b, nb}, {cfg.seed, Purpose::kEvalLatentNoise, 0},
-                  terms.data());
-      for (int64_t i = 0; i < nb; ++i) {
-        const PointElbo& t = terms[static_cast<size_t>(i)];
-        elbo[static_cast<size_t>(b + i)] = t.elbo;
-        rec[static_cast<size_t>(b + i)] = t.rec;
-        kl[static_cast<size_t>(b + i)] = t.kl;
-      }
+// Per-point ELBO (estimator B, as aevb-train's test ELBO: same noise for the same seed).
+void per_point_elbo(const EvalConfig& cfg, const Inputs& in, const Plan& p, Vae& m, EvalResults& local) {
+  const int64_t n = p.n();
+  local.elbo.resize(static_cast<size_t>(n));
+  local.rec.resize(static_cast<size_t>(n));
+  local.kl.resize(static_cast<size_t>(n));
+  Sgvb sg(m, Estimator::kB, cfg.elbo_samples);
+  std::vector<PointElbo> terms(static_cast<size_t>(p.unit));
+  for (int64_t b = 0; b < n; b += p.unit) {
+    const int64_t nb = std::min(p.unit, n - b);
+    sg.evaluate({in.data.row(p.lo + b), in.data.global_index.data() + p.lo + b, nb},
+                {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
+    for (int64_t i = 0; i < nb; ++i) {
+      const PointElbo& t = terms[static_cast<size_t>(i)];
+      local.elbo[static_cast<size_t>(b + i)] = t.elbo;
+      local.rec[static_cast<size_t>(b + i)] = t.rec;
+      local.kl[static_cast<size_t>(b + i)] = t.kl;
     }
   }
+}
 
-  // ---- naive prior sampling (optional) ----
-  std::vector<double> log_px_prior;
-  if (prior) {
-    log_px_prior.resize(static_cast<size_t>(n));
-    for (int64_t b = 0; b < n; b += unit)
-      prior->run(in.data.x.data() + (lo + b) * D, in.data.global_index.data() + lo + b, std::min(unit, n - b),
-                 log_px_prior.data() + b);
-  }
+// Naive Monte Carlo with the prior as proposal (--prior-samples).
+std::vector<double> prior_sampling(const Inputs& in, Plan& p) {
+  std::vector<double> out(static_cast<size_t>(p.n()));
+  for (int64_t b = 0; b < p.n(); b += p.unit)
+    p.prior->run(in.data.row(p.lo + b), in.data.global_index.data() + p.lo + b, std::min(p.unit, p.n() - b),
+                 out.data() + b);
+  return out;
+}
 
-  // ---- gather in global order, write, summarize ----
-  std::vector<int64_t> index(in.data.global_index.begin() + lo, in.data.global_index.begin() + hi);
-  EvalResults r;
-  r.index = comm.gather(index);
-  r.log_px = comm.gather(log_px);
-  r.elbo = comm.gather(elbo);
-  r.rec = comm.gather(rec);
-  r.kl = comm.gather(kl);
-  if (prior) r.log_px_prior = comm.gather(log_px_prior);
-  if (!root) return json::object();
-
+// Rank 0: the results file and the JSON summary (with the same numbers on stderr).
+json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults& r, const IsResult& is,
+                         double t_start) {
+  const int64_t N = in.data.rows, nK = static_cast<int64_t>(cfg.ks.size());
   r.k_values = cfg.ks;
   r.model_path = cfg.model_path;
   r.model_format = in.model.meta.format;
@@ -204,8 +209,8 @@ json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   r.binarize_seed = cfg.binarize_seed;
   r.elbo_samples = cfg.elbo_samples;
   r.prior_samples = cfg.prior_samples;
-  r.sample_evals = static_cast<int64_t>(evals);
-  r.sample_evals_per_s = is_seconds > 0 ? evals / is_seconds : 0;
+  r.sample_evals = static_cast<int64_t>(is.evals);
+  r.sample_evals_per_s = is.seconds > 0 ? is.evals / is.seconds : 0;
   r.wall_seconds = now_s() - t_start;
   write_eval_results(cfg.out_path, r);
 
@@ -222,7 +227,7 @@ json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   s["elbo"] = {{"mean", e.mean}, {"se", e.se}};
   std::cerr << kTool << ": ELBO " << fmt("%.4f +- %.4f nats", e.mean, e.se) << " (analytic KL, L = " << cfg.elbo_samples
             << ")" << std::endl;
-  if (prior) {
+  if (!r.log_px_prior.empty()) {
     const MeanSe p = mean_se(r.log_px_prior.data(), N);
     s["nll_prior"] = {{std::to_string(cfg.prior_samples), {{"mean", -p.mean}, {"se", p.se}}}};
     std::cerr << kTool << ": prior sampling, K = " << cfg.prior_samples
@@ -230,13 +235,41 @@ json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   }
   s["sample_evals"] = r.sample_evals;
   s["sample_evals_per_s"] = r.sample_evals_per_s;
-  s["is_seconds"] = is_seconds;
+  s["is_seconds"] = is.seconds;
   s["wall_seconds"] = r.wall_seconds;
   s["out"] = cfg.out_path;
-  std::cerr << kTool << ": " << r.sample_evals << " importance-sample evaluations in " << fmt("%.1f s", is_seconds)
+  std::cerr << kTool << ": " << r.sample_evals << " importance-sample evaluations in " << fmt("%.1f s", is.seconds)
             << fmt(" (%.0f/s); %.1f s in all; wrote ", r.sample_evals_per_s, r.wall_seconds) << cfg.out_path
             << std::endl;
   return s;
+}
+
+}  // namespace
+
+json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
+  const double t_start = now_s();
+  set_compute_threads(cfg.threads);
+  Inputs in = load_inputs(cfg, comm);
+  Vae& m = *in.model.model;
+  Plan plan = make_plan(cfg, m, in.data.rows, comm);
+  if (comm.rank() == 0) print_header(cfg, in, plan, comm);
+
+  const IsResult is = importance_sample(cfg, in, plan, comm);
+  EvalResults local;
+  per_point_elbo(cfg, in, plan, m, local);
+  if (plan.prior) local.log_px_prior = prior_sampling(in, plan);
+
+  // Gathered on rank 0 in global order.
+  EvalResults r;
+  r.index = comm.gather(std::vector<int64_t>(in.data.global_index.begin() + plan.lo,
+                                             in.data.global_index.begin() + plan.hi));
+  r.log_px = comm.gather(is.log_px);
+  r.elbo = comm.gather(local.elbo);
+  r.rec = comm.gather(local.rec);
+  r.kl = comm.gather(local.kl);
+  if (plan.prior) r.log_px_prior = comm.gather(local.log_px_prior);
+  if (comm.rank() != 0) return json::object();
+  return write_and_summarize(cfg, in, r, is, t_start);
 }
 
 }  // namespace aevb

@@ -1,6 +1,4 @@
-// Binary converters: Frey Face (.mat via matio), NumPy .npy, and resharding an
-// existing aevb dataset.
-#include <matio.h>
+// NumPy .npy files (uint8, float32 or float64; C order) into shards, streamed.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -23,68 +21,6 @@ std::string stem_of(const std::string& path, const char* ext) {
   if (b.size() > std::strlen(ext) && b.ends_with(ext)) b.resize(b.size() - std::strlen(ext));
   return b;
 }
-
-// Rows already in memory (Frey Face: 1965 x 560 bytes).
-class MemorySource final : public RowSource {
- public:
-  MemorySource(const uint8_t* data, int64_t rows, int64_t cols) : p_(data), rows_(rows), cols_(cols) {}
-  int64_t rows() const override { return rows_; }
-  int64_t cols() const override { return cols_; }
-  int64_t read(void* data, int64_t*, int64_t n) override {
-    n = std::min(n, rows_ - done_);
-    std::memcpy(data, p_ + done_ * cols_, static_cast<size_t>(n * cols_));
-    done_ += n;
-    return n;
-  }
-
- private:
-  const uint8_t* p_;
-  int64_t rows_, cols_, done_ = 0;
-};
-
-std::vector<detail::SplitRows> split_rows(const CommonOptions& o, int64_t rows, const std::string& what) {
-  const auto req = parse_split(o.split);
-  const auto counts = resolve_split(req, rows, what);
-  std::vector<detail::SplitRows> out;
-  for (size_t i = 0; i < req.size(); ++i) out.push_back({req[i].name, counts[i]});
-  return out;
-}
-
-// ---- .mat ----
-
-void silent_matio_log(int, char*) {}
-
-const char* mat_class_name(matio_classes c) {
-  switch (c) {
-    case MAT_C_CELL: return "cell";
-    case MAT_C_STRUCT: return "struct";
-    case MAT_C_OBJECT: return "object";
-    case MAT_C_CHAR: return "char";
-    case MAT_C_SPARSE: return "sparse";
-    case MAT_C_DOUBLE: return "double";
-    case MAT_C_SINGLE: return "single";
-    case MAT_C_INT8: return "int8";
-    case MAT_C_UINT8: return "uint8";
-    case MAT_C_INT16: return "int16";
-    case MAT_C_UINT16: return "uint16";
-    case MAT_C_INT32: return "int32";
-    case MAT_C_UINT32: return "uint32";
-    case MAT_C_INT64: return "int64";
-    case MAT_C_UINT64: return "uint64";
-    case MAT_C_FUNCTION: return "function";
-    case MAT_C_OPAQUE: return "opaque";
-    default: return "empty";
-  }
-}
-
-struct MatCloser {
-  void operator()(mat_t* m) const { Mat_Close(m); }
-};
-struct VarFree {
-  void operator()(matvar_t* v) const { Mat_VarFree(v); }
-};
-
-// ---- .npy ----
 
 enum class NpyType { u1, f4, f8 };
 
@@ -256,60 +192,6 @@ struct FileCloser {
 
 }  // namespace
 
-ConvertStats convert_frey(const FreyOptions& o) {
-  check_common(o.common);
-  if (o.input.empty()) throw usage_error("convert frey: missing --input FILE");
-  detail::file_size(o.input);  // "cannot open: No such file or directory"
-  Mat_LogInitFunc("aevb-data", silent_matio_log);
-  std::unique_ptr<mat_t, MatCloser> mat(Mat_Open(o.input.c_str(), MAT_ACC_RDONLY));
-  if (!mat) throw input_error(o.input + ": not a MATLAB MAT-file (matio cannot open it)");
-  std::unique_ptr<matvar_t, VarFree> ff(Mat_VarRead(mat.get(), "ff"));
-  if (!ff) {
-    std::string names;
-    Mat_Rewind(mat.get());
-    while (matvar_t* v = Mat_VarReadNextInfo(mat.get())) {
-      names += std::string(names.empty() ? "" : ", ") + (v->name ? v->name : "?");
-      Mat_VarFree(v);
-    }
-    throw input_error(o.input + ": no variable 'ff' (variables in the file: " +
-                      (names.empty() ? "none" : names) + ")");
-  }
-  if (ff->class_type != MAT_C_UINT8 || ff->isComplex)
-    throw input_error(o.input + ": variable 'ff' is of class " +
-                      (ff->isComplex ? std::string("complex ") : std::string()) +
-                      mat_class_name(ff->class_type) + ", expected uint8");
-  if (ff->rank != 2 || ff->dims[0] != 560 || !ff->data) {
-    std::string size;
-    for (int i = 0; i < ff->rank; ++i) size += (i ? " x " : "") + std::to_string(ff->dims[i]);
-    throw input_error(o.input + ": variable 'ff' has size " + size +
-                      ", expected 560 x N (one 28 x 20 image per column)");
-  }
-  const int64_t n = static_cast<int64_t>(ff->dims[1]);
-  if (n == 0) throw input_error(o.input + ": variable 'ff' holds no images (560 x 0)");
-  const auto splits = split_rows(o.common, n, o.input);
-
-  SplitSpec base;
-  base.dtype = h5::DType::uint8;
-  base.row_shape = {28, 20};
-  base.scale = 1.0 / 255.0;
-  base.value_range = {0, 255};
-  base.value_meaning = "grey level 0..255 (Frey Face); model input = grey/255";
-  base.binarization = "none";
-  base.source_files = {detail::basename_of(o.input)};
-  base.source_sha256 = {sha256_file_hex(o.input)};
-  base.gzip_level = o.common.gzip_level;
-  DatasetWriter w(o.common.out, o.common.name.empty() ? "frey_face" : o.common.name,
-                  detail::created_by("convert frey"), o.common.force);
-  // MATLAB stores column-major, so image i (column i) is 560 contiguous bytes:
-  // exactly the 28 x 20 image in row-major order.
-  MemorySource src(static_cast<const uint8_t*>(ff->data), n, 560);
-  detail::write_source(w, src, base, splits, o.common, 0, o.input);
-  ConvertStats st;
-  st.input_bytes = n * 560;
-  st.manifest = w.commit();
-  return st;
-}
-
 ConvertStats convert_npy(const NpyOptions& o) {
   check_common(o.common);
   if (o.input.empty()) throw usage_error("convert npy: missing --input FILE");
@@ -327,7 +209,7 @@ ConvertStats convert_npy(const NpyOptions& o) {
     throw input_error(o.input + ": expected " + std::to_string(expect) +
                       " bytes of data after the header, found " + std::to_string(found));
   if (h.shape[0] == 0 || cols == 0) throw input_error(o.input + ": the array holds no data");
-  const auto splits = split_rows(o.common, h.shape[0], o.input);
+  const auto splits = detail::split_rows(o.common, h.shape[0], o.input);
   const double big = std::numeric_limits<float>::max();
   std::vector<double> range = o.value_range;
   if (range.empty()) range = h.type == NpyType::u1 ? std::vector<double>{0, 255} : std::vector<double>{-big, big};
@@ -350,101 +232,6 @@ ConvertStats convert_npy(const NpyOptions& o) {
   detail::write_source(w, src, base, splits, o.common, 0, o.input);
   ConvertStats st;
   st.input_bytes = src.bytes();
-  st.manifest = w.commit();
-  return st;
-}
-
-ConvertStats reshard(const ReshardOptions& o) {
-  if (o.shards < 0 || o.rows_per_shard < 0) throw usage_error("--shards and --rows-per-shard must be >= 1");
-  if ((o.shards > 0) == (o.rows_per_shard > 0))
-    throw usage_error("reshard: give exactly one of --shards N or --rows-per-shard R");
-  if (o.gzip_level < 0 || o.gzip_level > 9) throw usage_error("--gzip must be 0..9");
-  const Manifest in = Manifest::load(o.in);
-  CommonOptions co;
-  co.shards = o.shards;
-  co.rows_per_shard = o.rows_per_shard;
-
-  // Attributes of each split come from its first shard (the reader guarantees
-  // that all shards of a split agree with the manifest).
-  std::string created;
-  {
-    const SplitInfo& s0 = in.splits.begin()->second;
-    h5::Id f = h5::open_file_read(in.path_of(s0.shards.front()));
-    created = read_shard_attrs(f, in.path_of(s0.shards.front())).created_by;
-  }
-  DatasetWriter w(o.out, in.name, detail::created_by("reshard") + " (from: " + created + ")", o.force);
-  ConvertStats st;
-  for (const auto& [name, sp] : in.splits) {
-    SplitSpec spec;
-    {
-      const std::string p0 = in.path_of(sp.shards.front());
-      h5::Id f = h5::open_file_read(p0);
-      const ShardAttrs a = read_shard_attrs(f, p0);
-      spec.value_range = a.value_range;
-      spec.value_meaning = a.value_meaning;
-      spec.source_files = a.source_files;
-      spec.source_sha256 = a.source_sha256;
-      if (sp.has_labels) {
-        h5::Id l = h5::open_dataset(f, kLabelsDataset);
-        spec.labels = h5::dataset_dtype(l);
-      }
-    }
-    spec.name = name;
-    spec.dtype = sp.dtype == "uint8" ? h5::DType::uint8 : h5::DType::float32;
-    spec.row_shape = sp.row_shape;
-    spec.rows = sp.rows;
-    spec.scale = sp.scale;
-    spec.binarization = sp.binarization;
-    spec.binarization_seed = sp.binarization_seed;
-    spec.shards = shard_count(co, sp.rows);
-    spec.gzip_level = o.gzip_level;
-    w.begin_split(spec);
-    const size_t elem = spec.dtype == h5::DType::uint8 ? 1 : 4;
-    const size_t row_bytes = static_cast<size_t>(sp.cols) * elem;
-    const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>((size_t{4} << 20) / row_bytes));
-    std::vector<uint8_t> buf(static_cast<size_t>(chunk) * row_bytes);
-    std::vector<uint8_t> lab8(static_cast<size_t>(chunk));
-    std::vector<int64_t> lab64(static_cast<size_t>(chunk));
-    for (const ShardInfo& sh : sp.shards) {
-      const std::string path = in.path_of(sh);
-      h5::Id f = h5::open_file_read(path);
-      h5::Id data = h5::open_dataset(f, kDataDataset);
-      const auto dims = h5::dataset_dims(data);
-      if (dims.size() != 2 || static_cast<int64_t>(dims[0]) != sh.rows ||
-          static_cast<int64_t>(dims[1]) != sp.cols)
-        throw input_error(path + ": /data has shape " + shape_string({static_cast<int64_t>(dims[0]),
-                                                                      dims.size() > 1 ? static_cast<int64_t>(dims[1]) : 0}) +
-                          ", expected " + shape_string({sh.rows, sp.cols}));
-      h5::Id labels;
-      if (sp.has_labels) labels = h5::open_dataset(f, kLabelsDataset);
-      Sha256 sha;
-      for (int64_t r = 0; r < sh.rows;) {
-        const int64_t k = std::min(chunk, sh.rows - r);
-        const auto first = static_cast<hsize_t>(r), cnt = static_cast<hsize_t>(k);
-        if (elem == 1)
-          h5::read_rows(data, first, cnt, buf.data());
-        else
-          h5::read_rows(data, first, cnt, reinterpret_cast<float*>(buf.data()));
-        sha.update(buf.data(), static_cast<size_t>(k) * row_bytes);
-        if (spec.labels == h5::DType::uint8) {
-          h5::read_rows(labels, first, cnt, lab8.data());
-          w.add_rows(buf.data(), lab8.data(), k);
-        } else if (spec.labels == h5::DType::int64) {
-          h5::read_rows(labels, first, cnt, lab64.data());
-          w.add_rows(buf.data(), lab64.data(), k);
-        } else {
-          w.add_rows(buf.data(), static_cast<const int64_t*>(nullptr), k);
-        }
-        r += k;
-      }
-      const std::string got = sha.hex_digest();
-      if (got != sh.data_sha256)
-        throw input_error(path + ": /data hashes to " + got + " but data_sha256 says " +
-                          sh.data_sha256 + " (file corrupted or modified after conversion)");
-      st.input_bytes += sh.rows * static_cast<int64_t>(row_bytes);
-    }
-    w.end_split();
-  }
   st.manifest = w.commit();
   return st;
 }
