@@ -29,6 +29,7 @@
 #include "aevb/base/error.hpp"
 #include "aevb/convert/inspect.hpp"
 #include "aevb/io/shard_format.hpp"
+#include "aevb/base/version.hpp"
 
 namespace po = boost::program_options;
 using nlohmann::json;
@@ -48,7 +49,7 @@ constexpr const char* kTopUsage =
     "  verify PATH     verify checksums, shapes and value ranges (exit 0 ok, 3 bad)\n"
     "  reshard IN OUT  rewrite a dataset with another shard count (streaming)\n"
     "\n"
-    "Run 'aevb-data <command> --help' for the options of a command.\n"
+    "Run 'aevb-data <command> --help' for the options of a command; 'aevb-data --version' prints the version.\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output.\n"
     "The last stdout line is one JSON object (rows, shards, seconds, rows_per_s,\n"
     "mb_per_s, peak_rss_mb, ...).\n";
@@ -393,6 +394,10 @@ json inspect_cmd(const std::vector<std::string>& args) {
 json run(const std::vector<std::string>& argv, std::string& command) {
   if (argv.empty()) throw aevb::usage_error("missing command (see 'aevb-data --help')");
   command = argv[0];
+  if (command == "--version") {
+    std::cout << "aevb-data " << aevb::version() << std::endl;
+    return nullptr;
+  }
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kTopUsage;
     return nullptr;

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/version.hpp"
 #include "aevb/base/rng.hpp"
 #include "aevb/io/shard_format.hpp"
 #include "convert_internal.hpp"
@@ -164,7 +165,7 @@ std::string fmt_num(double v) {
 }
 
 std::string created_by(const std::string& what) {
-  return std::string("aevb-data ") + kDataToolVersion + " " + what;
+  return std::string("aevb-data ") + version() + " " + what;
 }
 
 std::vector<double> parse_range(const std::string& s, const std::string& option) {

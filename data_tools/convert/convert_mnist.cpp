@@ -1,4 +1,5 @@
 #include "aevb/convert/convert_mnist.hpp"
+#include "aevb/base/version.hpp"
 
 #include <unistd.h>
 
@@ -128,7 +129,7 @@ ConvertResult convert_mnist(const MnistConvertOptions& opt) {
     base.value_meaning = "grey level, 0=background 255=ink";
   }
 
-  DatasetWriter w(opt.out, "mnist", std::string("aevb-data ") + kDataToolVersion + " convert mnist",
+  DatasetWriter w(opt.out, "mnist", std::string("aevb-data ") + version() + " convert mnist",
                   opt.force);
   SplitSpec spec = base;
   spec.name = "train";

@@ -6,6 +6,7 @@
 
 #include "aevb/cli/options.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/base/version.hpp"
 
 namespace aevb {
 
@@ -76,11 +77,15 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every), "seconds between progress lines (0 = none)")
     ("out", po::value(&c.out_path)->default_value(c.out_path), "results file (HDF5, written atomically)");
   po::options_description cmdline;
-  cmdline.add_options()("help,h", "print this help and exit");
+  cmdline.add_options()("help,h", "print this help and exit")("version", "print the version and exit");
   cmdline.add(in).add(est).add(run);
   po::variables_map vm;
   try {
     po::store(parse_last_wins(argc, argv, cmdline), vm);
+    if (vm.count("version")) {
+      if (print_help) std::cout << "aevb-eval " << version() << std::endl;
+      return false;
+    }
     if (vm.count("help")) {
       if (print_help)
         std::cout << "aevb-eval: importance-sampled log-likelihood (and ELBO) of a trained VAE on a dataset split,\n"

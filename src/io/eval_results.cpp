@@ -1,4 +1,5 @@
 #include "aevb/io/eval_results.hpp"
+#include "aevb/base/version.hpp"
 
 #include <cmath>
 
@@ -33,7 +34,7 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_attr_int(root, "sample_evals", r.sample_evals);
   h5::write_attr_double(root, "sample_evals_per_s", r.sample_evals_per_s);
   h5::write_attr_double(root, "wall_seconds", r.wall_seconds);
-  h5::write_attr_string(root, "created_by", "aevb-eval 0.1.0");
+  h5::write_attr_string(root, "created_by", std::string("aevb-eval ") + version());
   h5::write_dataset(root, "log_px", r.log_px.data(), {n, nk});
   h5::write_dataset(root, "k_values", r.k_values.data(), {nk});
   h5::write_dataset(root, "elbo", r.elbo.data(), {n});

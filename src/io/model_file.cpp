@@ -1,4 +1,5 @@
 #include "aevb/io/model_file.hpp"
+#include "aevb/base/version.hpp"
 
 #include "aevb/io/checksum.hpp"
 #include "aevb/base/error.hpp"
@@ -52,7 +53,7 @@ void write_model_core(int64_t root, const std::string& format, int64_t version, 
   h5::write_attr_string(root, "format", format);
   h5::write_attr_int(root, "format_version", version);
   write_model_spec(root, m.spec());
-  h5::write_attr_string(root, "created_by", "aevb-train 0.1.0");
+  h5::write_attr_string(root, "created_by", std::string("aevb-train ") + aevb::version());
   const int64_t n = m.num_params();
   h5::write_attr_string(root, "params_sha256", sha256_hex(m.params.data(), static_cast<size_t>(n) * sizeof(float)));
   h5::write_dataset(root, "params", m.params.data(), {static_cast<hsize_t>(n)});

@@ -7,6 +7,7 @@
 
 #include "aevb/cli/options.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/base/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -126,13 +127,17 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
   po::options_description all = describe_options(c);
   po::options_description generic("General");
   std::string config_file;
-  generic.add_options()("help,h", "print this help and exit")("config", po::value(&config_file),
+  generic.add_options()("help,h", "print this help and exit")("version", "print the version and exit")("config", po::value(&config_file),
                                                                "INI file with any of the options below (command line wins)");
   po::options_description cmdline;
   cmdline.add(generic).add(all);
   po::variables_map vm;
   try {
     po::store(parse_last_wins(argc, argv, cmdline), vm);
+    if (vm.count("version")) {
+      if (print_help) std::cout << "aevb-train " << version() << std::endl;
+      return false;
+    }
     if (vm.count("help")) {
       if (print_help) {
         std::cout << "aevb-train: train a variational autoencoder with SGVB (Kingma & Welling), data-parallel over MPI.\n\n"

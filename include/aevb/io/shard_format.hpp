@@ -10,7 +10,6 @@
 
 namespace aevb {
 
-inline constexpr const char* kDataToolVersion = "0.1.0";
 inline constexpr const char* kShardFormat = "aevb-shard";
 inline constexpr int64_t kShardFormatVersion = 1;
 inline constexpr const char* kManifestFormat = "aevb-manifest";
