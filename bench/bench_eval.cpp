@@ -10,7 +10,6 @@
 //   Importance/K     ImportanceSampler::run on real-sized data     -> sample-evaluations/s
 // then a table of the ratio and one JSON line.
 #include <benchmark/benchmark.h>
-#include <mpi.h>
 
 #include <cstdio>
 #include <iostream>
@@ -109,7 +108,6 @@ class Capture : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);  // aevb_core links MPI; this benchmark uses one rank
   set_compute_threads(1);
   const int64_t ks[] = {100, 1000, 5000};
   for (int64_t K : ks) {
@@ -131,6 +129,5 @@ int main(int argc, char** argv) {
         {{"K", K}, {"sample_evals_per_s", s}, {"gemm_bound_sample_evals_per_s", b}, {"fraction_of_bound", s / b}});
   }
   std::cout << out.dump() << std::endl;
-  MPI_Finalize();
   return 0;
 }
