@@ -2,7 +2,9 @@
 #   make demo   installs what is missing, builds, converts MNIST and trains the
 #               AEVB paper configuration (then evaluates it)
 #   make test   installs what is missing, builds (warnings are errors) and runs
-#               every test under ctest (unit, end-to-end, MPI)
+#               every test under ctest (unit, end-to-end, MPI, SLURM job scripts,
+#               install + find_package + Lmod modulefile)
+#   make test-mpich   the same build against MPICH (build-mpich/), and its MPI tests
 # Data: $(AEVB_DATA)/mnist holds the four MNIST IDX files (gzipped or not).
 
 AEVB_DATA ?= ../shared/data
@@ -17,14 +19,27 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export AEVB_DATA
 
-.PHONY: deps deps-test build demo test test-sanitize bench clean
+# The MPICH build (the family of Cray MPICH and Intel MPI), beside Open MPI:
+MPICH_BUILD ?= $(BUILD)-mpich
+MPICH_CC ?= /usr/bin/mpicc.mpich
+MPICH_MPIEXEC ?= /usr/bin/mpiexec.mpich
+# The tests that start ranks with AEVB_MPIEXEC (tests/mpi_test_util.hpp, test_eval_cli.cpp).
+MPI_TESTS ?= MpiTrain|RankInvariance
+
+.PHONY: deps deps-test deps-mpich build demo test test-mpich test-sanitize bench bench-native clean
 
 deps:
 	./tools/install-deps.sh
 
-# The tests also start a private SLURM cluster (munge, slurmctld, slurmd).
+# The tests also start a private SLURM cluster (munge, slurmctld, slurmd) and
+# load the installed modulefile with Lmod.
 deps-test:
-	AEVB_WITH_SLURM=1 ./tools/install-deps.sh
+	AEVB_WITH_TESTS=1 ./tools/install-deps.sh
+
+# MPICH beside Open MPI; Open MPI stays the default (mpicc, mpirun, and so what
+# `make build` configures with).
+deps-mpich:
+	AEVB_WITH_MPICH=1 ./tools/install-deps.sh
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DAEVB_WERROR=ON
@@ -40,6 +55,14 @@ demo: build
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
+# MPICH's compiler wrapper and hydra mpiexec (no Open MPI flags in the tests:
+# cmake/AevbMpiexec.cmake), its own build directory, the MPI tests.
+test-mpich: deps-mpich
+	cmake -S . -B $(MPICH_BUILD) -DCMAKE_BUILD_TYPE=Release -DAEVB_WERROR=ON \
+	  -DMPI_C_COMPILER=$(MPICH_CC) -DMPIEXEC_EXECUTABLE=$(MPICH_MPIEXEC)
+	cmake --build $(MPICH_BUILD) -j$(JOBS)
+	cd $(MPICH_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600 --no-tests=error -R '$(MPI_TESTS)'
+
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize: deps-test
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEVB_SANITIZE=ON -DAEVB_WERROR=ON
@@ -50,5 +73,12 @@ bench: build
 	$(BUILD)/bench/aevb_bench_train
 	mpirun -np 2 --oversubscribe $(BUILD)/bench/aevb_bench_train
 
+# The same training benchmark built with -march=native (AEVB_NATIVE=ON), to set
+# beside the portable default's numbers from `make bench`.
+bench-native: deps
+	cmake -S . -B $(BUILD)-native -DCMAKE_BUILD_TYPE=Release -DAEVB_NATIVE=ON
+	cmake --build $(BUILD)-native -j$(JOBS) --target aevb_bench_train
+	$(BUILD)-native/bench/aevb_bench_train
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-native $(MPICH_BUILD)

@@ -2,8 +2,18 @@
 #
 # aevb_launch CMD ARGS...   runs an MPI program across the job's tasks and
 # survives preemption:
-#   - the launcher is `srun --mpi=pmix` (LAUNCHER=srun, the default) or
+#   - the launcher is `srun` (LAUNCHER=srun, the default) or
 #     `mpirun` (LAUNCHER=mpirun); threads per rank = --cpus-per-task;
+#   - each rank is bound to its own cores (AEVB_CPU_BIND=cores, the default):
+#     `srun --cpu-bind=cores`; Open MPI's mpirun `--bind-to core` (with
+#     `--map-by slot:PE=<cpus-per-task>` for threaded ranks); MPICH's mpirun
+#     (hydra) `-bind-to core[:<cpus-per-task>]`; Intel MPI pins by itself
+#     (I_MPI_PIN_DOMAIN). AEVB_CPU_BIND=none turns binding off; any other
+#     value is passed to srun's --cpu-bind;
+#   - srun's PMI plugin (--mpi) is AEVB_SRUN_MPI if set, else chosen from the
+#     MPI library the program links: pmix for Open MPI, pmi2 for the MPICH
+#     family (libmpich, libmpi.so.12: MPICH, Intel MPI; under pmix Debian's
+#     MPICH would start P separate 1-rank jobs), cray_shasta for Cray MPICH;
 #   - it runs in the BACKGROUND: bash runs a trap only after the foreground
 #     child exits, so with a foreground launcher the ranks would never see the
 #     signal. The trap forwards the signal to the launcher, which forwards it
@@ -15,7 +25,18 @@
 # The job's output file should use --open-mode=append so restarts append.
 
 : "${LAUNCHER:=srun}"
-: "${AEVB_BIN:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}"
+: "${AEVB_CPU_BIND:=cores}"
+# The programs: AEVB_BIN if set; beside an installed copy of these scripts
+# (<prefix>/share/aevb/jobs -> <prefix>/bin, see `cmake --install`); else the
+# build directory of the source tree they are in (<repo>/build).
+if [[ -z ${AEVB_BIN:-} ]]; then
+  AEVB_BIN=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  if [[ $AEVB_BIN == */share/aevb/jobs && -x ${AEVB_BIN%/share/aevb/jobs}/bin/aevb-train ]]; then
+    AEVB_BIN=${AEVB_BIN%/share/aevb/jobs}/bin
+  else
+    AEVB_BIN=$(dirname "$AEVB_BIN")/build
+  fi
+fi
 export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"
 # mpirun as root (containers, CI) needs both variables; harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -37,6 +58,34 @@ aevb_on_signal() {
 trap 'aevb_on_signal USR1' USR1
 trap 'aevb_on_signal TERM' TERM
 
+# The binding options of the mpirun on PATH, for AEVB_CPU_BIND and the job's
+# --cpus-per-task (printed, one line).
+aevb_mpirun_binding() {
+  local cpus="${SLURM_CPUS_PER_TASK:-1}" version
+  version=$(mpirun --version 2>&1)
+  if [[ $version == *"Open MPI"* || $version == *OpenRTE* ]]; then
+    if [[ $AEVB_CPU_BIND == none ]]; then echo "--bind-to none"
+    elif ((cpus > 1)); then echo "--map-by slot:PE=$cpus --bind-to core"
+    else echo "--bind-to core"; fi
+  elif [[ $version == *"Intel(R) MPI"* ]]; then
+    if [[ $AEVB_CPU_BIND == none ]]; then echo "-genv I_MPI_PIN 0"; fi
+  elif [[ $version == *HYDRA* ]]; then
+    if [[ $AEVB_CPU_BIND == none ]]; then echo "-bind-to none"
+    elif ((cpus > 1)); then echo "-bind-to core:$cpus"
+    else echo "-bind-to core"; fi
+  fi  # another mpirun: its own defaults
+}
+
+# srun's --mpi plugin for PROGRAM (printed).
+aevb_srun_mpi() {
+  local libs
+  if [[ -n ${AEVB_SRUN_MPI:-} ]]; then echo "$AEVB_SRUN_MPI"; return; fi
+  libs=$(ldd "$1" 2>/dev/null)
+  if [[ $libs == *libmpi_cray* ]]; then echo cray_shasta
+  elif [[ $libs == *libmpich* || $libs == *libmpi.so.12* ]]; then echo pmi2
+  else echo pmix; fi
+}
+
 # aevb_launch [--forward-signals] PROGRAM ARGS...: runs PROGRAM on the job's
 # tasks; returns its exit code. Without --forward-signals (evaluation, which is
 # short) a signal is only recorded and the program runs on.
@@ -44,8 +93,11 @@ aevb_launch() {
   local forward=0 ntasks="${SLURM_NTASKS:-1}" pid rc
   if [[ ${1:-} == --forward-signals ]]; then forward=1; shift; fi
   case "$LAUNCHER" in
-    srun) srun --mpi=pmix --ntasks="$ntasks" --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" "$@" & ;;
-    mpirun) mpirun -np "$ntasks" --bind-to none "$@" & ;;
+    srun) srun --mpi="$(aevb_srun_mpi "$1")" --cpu-bind="$AEVB_CPU_BIND" --ntasks="$ntasks" \
+            --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" "$@" & ;;
+    mpirun) local bind
+            read -r -a bind <<< "$(aevb_mpirun_binding)"
+            mpirun -np "$ntasks" "${bind[@]}" "$@" & ;;
     *) aevb_log "LAUNCHER must be srun or mpirun, got '$LAUNCHER'"; return 2 ;;
   esac
   pid=$!

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "data_test_util.hpp"
@@ -66,9 +67,11 @@ inline RunResult run_train_mpi(int ranks, const std::string& args, const TempDir
   return start_train_mpi(ranks, args, scratch, tag).wait(300);
 }
 
-// The pids of `parent`'s children whose command name is `name` (from /proc).
-inline std::vector<int> child_pids_named(pid_t parent, const std::string& name) {
-  std::vector<int> out;
+// The pids of `launcher`'s descendants whose command name is `name` (from
+// /proc): Open MPI's mpirun starts the ranks as its children, MPICH's mpiexec
+// (hydra) as children of a hydra_pmi_proxy child.
+inline std::vector<int> descendant_pids_named(pid_t launcher, const std::string& name) {
+  std::vector<std::tuple<int, int, std::string>> procs;  // pid, parent pid, command name
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string pid = e.path().filename().string();
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -77,13 +80,19 @@ inline std::vector<int> child_pids_named(pid_t parent, const std::string& name) 
     if (!std::getline(f, line)) continue;
     const auto open = line.find('('), close = line.rfind(')');
     if (open == std::string::npos || close == std::string::npos) continue;
-    const std::string comm = line.substr(open + 1, close - open - 1);
     std::istringstream rest(line.substr(close + 2));
     std::string state;
     int ppid = 0;
     rest >> state >> ppid;
-    if (ppid == parent && comm == name) out.push_back(std::stoi(pid));
+    procs.emplace_back(std::stoi(pid), ppid, line.substr(open + 1, close - open - 1));
   }
+  std::vector<int> tree{launcher}, out;
+  for (size_t i = 0; i < tree.size(); ++i)  // breadth first from the launcher
+    for (const auto& [pid, ppid, comm] : procs)
+      if (ppid == tree[i]) {
+        tree.push_back(pid);
+        if (comm == name) out.push_back(pid);
+      }
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -116,6 +116,8 @@ struct BadCase {
   const char* message;
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name << ": " << c.args; }
+
 std::string subst(std::string s, const std::map<std::string, std::string>& vars) {
   for (const auto& [k, v] : vars)
     for (size_t p; (p = s.find(k)) != std::string::npos;) s.replace(p, k.size(), v);

@@ -29,11 +29,17 @@ struct Case {
   int L;
 };
 
+// decoder, estimator, hidden layers (activation and sizes, or linear), L
+// samples and, for the Gaussian decoder, its mean's output function; e.g.
+// bernoulli_estimatorB_tanh_h6_4_L3, gaussian_estimatorB_linear_L2_identity_mean.
 std::string name_of(const Case& c) {
-  return to_string(c.dec) + (c.est == Estimator::kA ? "_A_" : "_B_") + (c.hidden.empty() ? "linear" : to_string(c.act)) +
-         "_L" + std::to_string(c.L) +
-         (c.dec == DecoderKind::kGaussian ? (c.sigmoid_mean ? "_sigmoid" : "_identity") : "");
+  std::string hidden = c.hidden.empty() ? "linear" : to_string(c.act) + "_h";
+  for (size_t i = 0; i < c.hidden.size(); ++i) hidden += (i ? "_" : "") + std::to_string(c.hidden[i]);
+  return to_string(c.dec) + (c.est == Estimator::kA ? "_estimatorA_" : "_estimatorB_") + hidden + "_L" +
+         std::to_string(c.L) +
+         (c.dec == DecoderKind::kGaussian ? (c.sigmoid_mean ? "_sigmoid_mean" : "_identity_mean") : "");
 }
+void PrintTo(const Case& c, std::ostream* os) { *os << name_of(c); }
 
 class GradCheck : public ::testing::TestWithParam<Case> {};
 

@@ -112,6 +112,7 @@ TEST(Likelihood, GaussianMatchesClosedForm) {
 TEST(Optimizer, AdagradByHand) {
   OptimizerConfig c;
   c.kind = OptimizerKind::kAdagrad;
+  c.prior_precision = 0.f;  // the update by hand below has no prior term
   Optimizer o(c, 2);
   float p[2] = {1.f, -2.f};
   const float g[3][2] = {{0.5f, -1.f}, {0.1f, 2.f}, {-0.3f, 0.f}};
@@ -129,6 +130,7 @@ TEST(Optimizer, AdagradByHand) {
 TEST(Optimizer, AdamByHand) {
   OptimizerConfig c;
   c.kind = OptimizerKind::kAdam;
+  c.prior_precision = 0.f;  // the update by hand below has no prior term
   Optimizer o(c, 1);
   float p = 0.5f;
   const float g[3] = {1.f, -0.5f, 0.25f};

@@ -100,7 +100,7 @@ TEST_P(MpiTrainSignal, CheckpointsExitsForRequeueAndResumesBitwise) {
     // allreduce, so every rank stops at the same step. (Open MPI's mpirun
     // does not reliably forward a SIGTERM sent to itself, and exits 1 after
     // one; the job scripts therefore use SIGUSR1.)
-    const std::vector<int> ranks = child_pids_named(job.pid, "aevb-train");
+    const std::vector<int> ranks = descendant_pids_named(job.pid, "aevb-train");
     ASSERT_EQ(ranks.size(), 2u);
     ASSERT_EQ(::kill(ranks[1], SIGTERM), 0);
   }
@@ -122,7 +122,9 @@ TEST_P(MpiTrainSignal, CheckpointsExitsForRequeueAndResumesBitwise) {
 }
 
 INSTANTIATE_TEST_SUITE_P(UsrAndTerm, MpiTrainSignal, ::testing::Values(SIGUSR1, SIGTERM),
-                         [](const ::testing::TestParamInfo<int>& i) { return i.param == SIGUSR1 ? "SIGUSR1" : "SIGTERM"; });
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return i.param == SIGUSR1 ? "SIGUSR1_to_mpirun" : "SIGTERM_to_one_rank";
+                         });
 
 // kill -9 of one rank: the job ends within 30 s, only complete checkpoints
 // remain, and a restart resumes from the newest.
@@ -133,7 +135,7 @@ TEST_F(MpiTrain, KillOfOneRankEndsTheJobAndLeavesOnlyCompleteCheckpoints) {
   for (int i = 0; i < 400 && list_checkpoints(run).size() < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_GE(list_checkpoints(run).size(), 2u) << "no checkpoints appeared";
-  const std::vector<int> ranks = child_pids_named(job.pid, "aevb-train");
+  const std::vector<int> ranks = descendant_pids_named(job.pid, "aevb-train");
   ASSERT_EQ(ranks.size(), 2u);
   ASSERT_EQ(::kill(ranks[1], SIGKILL), 0);
   const auto t0 = std::chrono::steady_clock::now();

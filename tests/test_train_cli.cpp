@@ -92,6 +92,8 @@ struct BadCase {
   const char* message;      // expected stderr, {data} {out} {dir} substituted
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name << ": " << c.args; }
+
 std::string subst(std::string s, const TempDir& d) {
   for (auto [k, v] : {std::pair<std::string, std::string>{"{data}", d / "data"}, {"{out}", d / "run"}, {"{dir}", d.path}}) {
     for (size_t p; (p = s.find(k)) != std::string::npos;) s.replace(p, k.size(), v);
@@ -180,30 +182,45 @@ TEST(TrainGaussian, FreyConfigurationTrainsAndEvaluates) {
 // estimator, activation, initialization and thread count. (The bars' pixel
 // means are 0.5, so nothing is gained before the latent code breaks the
 // initial symmetry; the slower configurations start from Glorot weights.)
-class TrainOptions : public ::testing::TestWithParam<const char*> {};
+struct OptionCase {
+  const char* name;  // the case's test name: what it exercises
+  const char* args;
+};
+void PrintTo(const OptionCase& c, std::ostream* os) { *os << c.name << ": " << c.args; }
+
+class TrainOptions : public ::testing::TestWithParam<OptionCase> {};
 
 TEST_P(TrainOptions, RunAndImproveTheElbo) {
   TempDir d;
   write_bars_dataset(d / "data", 500);
-  const RunResult r = run_train("--data " + (d / "data") + " --hidden 32 --latent 4 --batch 20 --epochs 5 " +
-                                    GetParam() + " --out " + (d / "run"),
+  const std::string args = GetParam().args;
+  const RunResult r = run_train("--data " + (d / "data") + " --hidden 32 --latent 4 --batch 20 --epochs 5 " + args +
+                                    " --out " + (d / "run"),
                                 d);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto m = read_metrics(d / "run/metrics.jsonl");
   ASSERT_EQ(m.size(), 6u);
-  EXPECT_GT(m.back()["test_elbo"].get<double>(), m.front()["test_elbo"].get<double>() + 1.0) << GetParam();
+  EXPECT_GT(m.back()["test_elbo"].get<double>(), m.front()["test_elbo"].get<double>() + 1.0) << args;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Flags, TrainOptions,
-    ::testing::Values("--optimizer adam --lr 0.003 --adam-beta1 0.8 --adam-beta2 0.99 --adam-eps 1e-7",
-                      "--optimizer sgd --lr 2e-4 --momentum 0.5 --init glorot --lr-schedule step --lr-step-gamma 0.7 "
-                      "--lr-step-epochs 2",
-                      "--optimizer adam --lr 0.01 --lr-schedule iwae", "--estimator A --samples 3",
-                      "--activation relu --init glorot", "--activation softplus --weight-prior-precision 0 --init glorot",
-                      "--output-bias-init mean --adagrad-eps 1e-8 --threads 2",
-                      "--hidden 16,16 --binarize dynamic --eval-every 2 --eval-seed 7 --init glorot"),
-    [](const ::testing::TestParamInfo<const char*>& i) { return "Case" + std::to_string(i.index); });
+    ::testing::Values(
+        OptionCase{"adam_lr0_003_custom_betas_and_eps",
+                   "--optimizer adam --lr 0.003 --adam-beta1 0.8 --adam-beta2 0.99 --adam-eps 1e-7"},
+        OptionCase{"sgd_momentum_step_schedule_glorot",
+                   "--optimizer sgd --lr 2e-4 --momentum 0.5 --init glorot --lr-schedule step --lr-step-gamma 0.7 "
+                   "--lr-step-epochs 2"},
+        OptionCase{"adam_lr0_01_iwae_schedule", "--optimizer adam --lr 0.01 --lr-schedule iwae"},
+        OptionCase{"estimator_A_3_samples", "--estimator A --samples 3"},
+        OptionCase{"relu_glorot", "--activation relu --init glorot"},
+        OptionCase{"softplus_no_weight_prior_glorot",
+                   "--activation softplus --weight-prior-precision 0 --init glorot"},
+        OptionCase{"output_bias_mean_adagrad_eps_2_threads",
+                   "--output-bias-init mean --adagrad-eps 1e-8 --threads 2"},
+        OptionCase{"two_hidden_layers_dynamic_binarization_eval_every_2",
+                   "--hidden 16,16 --binarize dynamic --eval-every 2 --eval-seed 7 --init glorot"}),
+    [](const ::testing::TestParamInfo<OptionCase>& i) { return std::string(i.param.name); });
 
 // The decoder's output bias starts at logit(mean input) with
 // --output-bias-init mean; weights are Glorot-uniform within their bound.

@@ -54,7 +54,7 @@ po::options_description describe_options(TrainConfig& c) {
     ("adam-beta2", po::value(&c.opt.adam_beta2)->default_value(c.opt.adam_beta2), "Adam beta2")
     ("adam-eps", po::value(&c.opt.adam_eps)->default_value(c.opt.adam_eps), "Adam epsilon")
     ("momentum", po::value(&c.opt.momentum)->default_value(c.opt.momentum), "SGD momentum")
-    ("weight-prior-precision", po::value(&c.opt.prior_precision)->default_value(1.0f),
+    ("weight-prior-precision", po::value(&c.opt.prior_precision)->default_value(c.opt.prior_precision),
      "lambda of the weight prior N(0, I/lambda) (MAP; the AEVB paper's N(0, I) is 1); 0 = none");
   po::options_description train("Training");
   train.add_options()

@@ -27,7 +27,6 @@ enum class Purpose : uint32_t {
   kEvalBinarize = 6,    // fixed binarization of an evaluation split
   kImportance = 7,      // importance-sampling proposals in the evaluator
   kPriorSample = 8,     // z ~ p(z) (naive Monte Carlo estimator, sampling)
-  kWeightNoise = 9,     // eps of theta ~ q(theta) in full variational Bayes
   // Data preparation (aevb-data), never used at training time:
   kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
   kStaticBinarize = 11, // static binarization (step = source stream, index = source row)

@@ -27,7 +27,9 @@ struct OptimizerConfig {
   float adagrad_eps = 1e-10f;
   float adam_beta1 = 0.9f, adam_beta2 = 0.999f, adam_eps = 1e-8f;
   float momentum = 0.9f;
-  float prior_precision = 0.f;  // lambda of the weight prior N(0, I/lambda); 0 = none (pure ML)
+  // lambda of the weight prior N(0, I/lambda): 1 is the paper's N(0, I) (MAP, as
+  // aevb-train's --weight-prior-precision default); 0 = none (maximum likelihood).
+  float prior_precision = 1.f;
 };
 
 class Optimizer {

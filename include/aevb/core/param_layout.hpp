@@ -1,10 +1,11 @@
 // The flat parameter buffer's table of contents.
 //
 // All parameters live in ONE contiguous float buffer and all gradients in another
-// of the same layout (design principle 1): one allreduce, one optimizer loop, one
-// checkpoint dataset. Layers hold offsets into it. Blocks are registered in
-// forward order (encoder, then decoder) and padded to 16 floats so every block
-// starts on a 64-byte boundary.
+// of the same layout, so that the gradient exchange is one allreduce, the update
+// one optimizer loop and a checkpoint one dataset, whatever the architecture.
+// Layers hold offsets into it. Blocks are registered in forward order (encoder,
+// then decoder) and padded to 16 floats so every block starts on a 64-byte
+// boundary.
 #pragma once
 #include <cstdint>
 #include <string>

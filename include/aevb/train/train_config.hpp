@@ -40,7 +40,7 @@ struct TrainConfig {
   // outputs
   std::string out_dir = "runs/default", metrics_path, model_path;
   double progress_every = 10;  // seconds between progress lines; 0 = off
-  // checkpoints and data parallelism (issue 3)
+  // checkpoints, resume and data parallelism
   int64_t checkpoint_every_steps = 0;
   double checkpoint_every_seconds = 0;
   int64_t keep_checkpoints = 3;
