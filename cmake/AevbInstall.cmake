@@ -16,7 +16,7 @@ set(AEVB_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/aevb" CACHE STRING
 set(AEVB_INSTALL_MODULEDIR "${CMAKE_INSTALL_DATADIR}/modulefiles" CACHE STRING
     "Where the modulefiles go (relative to the prefix): module use <prefix>/<this>")
 set(AEVB_MODULE_DEPENDS "" CACHE STRING
-    "Modules the aevb modulefile loads first (;-list), e.g. gcc/12;openmpi/4.1;hdf5/1.14;onednn/3.4")
+    "Modules the aevb modulefile loads first (;-list), e.g. gcc/12;openmpi/4.1;hdf5/1.14;onednn/2.7")
 set(AEVB_INSTALL_JOBSDIR "${CMAKE_INSTALL_DATADIR}/aevb/jobs")
 
 # ---- one name per layer: aevb::<layer>, in-tree (ALIAS) and installed (EXPORT_NAME) ----
@@ -39,12 +39,9 @@ set_target_properties(${AEVB_PROGRAMS} PROPERTIES INSTALL_RPATH_USE_LINK_PATH TR
 install(TARGETS ${AEVB_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # ---- libraries, headers, CMake package ----
-# The include folder comes with aevb::base ($<INSTALL_INTERFACE:include>,
-# src/CMakeLists.txt); another CMAKE_INSTALL_INCLUDEDIR is added here.
+# The include folder comes with aevb::base ($<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>,
+# src/CMakeLists.txt).
 install(TARGETS ${AEVB_LIBRARIES} EXPORT aevbTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-if(NOT CMAKE_INSTALL_INCLUDEDIR STREQUAL "include")
-  target_include_directories(aevb_base INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/aevb DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 install(EXPORT aevbTargets NAMESPACE aevb:: FILE aevbTargets.cmake DESTINATION ${AEVB_INSTALL_CMAKEDIR})

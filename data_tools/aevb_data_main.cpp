@@ -10,7 +10,7 @@
 //   aevb-data verify PATH
 //   aevb-data reshard IN OUT (--shards N | --rows-per-shard R)
 //
-// Contract for scripts: exit codes from aevb/error.hpp; errors are one line on
+// Contract for scripts: exit codes from aevb/base/error.hpp; errors are one line on
 // stderr ("aevb-data: error: ..."); the last stdout line is a JSON summary.
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>

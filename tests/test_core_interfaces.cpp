@@ -129,5 +129,61 @@ TEST(LikelihoodLossGrad, IsLinearInTheSampleWeights) {
   }
 }
 
+// Binding a copy of the weights between the forward and the backward pass keeps
+// the network's workspaces (the activations): the gradient is unchanged, and
+// lands in the newly bound gradient buffer.
+TEST(MlpBind, RebindingBetweenForwardAndBackwardKeepsTheActivations) {
+  Fixture f;
+  const int64_t D = f.spec.x_dim;
+  std::vector<float> dout(static_cast<size_t>(f.rows * D));
+  normals({9, Purpose::kLatentNoise, 1, 0, 0}, dout.data(), f.rows * D);
+  std::vector<float> d1 = dout, d2 = dout;
+  f.m->decoder.forward(f.z.data(), f.rows);
+  f.m->decoder.backward(d1.data(), f.rows, false);
+  const std::vector<float> g_plain(f.m->grads.begin(), f.m->grads.end());
+
+  std::vector<float> copy(f.m->params.begin(), f.m->params.end()), g_copy(copy.size(), 0.f);
+  f.m->decoder.forward(f.z.data(), f.rows);
+  f.m->decoder.bind(copy.data(), g_copy.data());
+  f.m->decoder.backward(d2.data(), f.rows, false);
+  for (int64_t i = f.m->decoder_begin(); i < f.m->num_params(); ++i)
+    EXPECT_EQ(g_copy[static_cast<size_t>(i)], g_plain[static_cast<size_t>(i)]) << i;
+}
+
+// The samples' log importance weights log p(x|z) + log p(z) - log q(z|x): their
+// mean over a point's samples is estimator A's ELBO of that point.
+TEST(SgvbSampleLogWeights, AverageToEstimatorAsElbo) {
+  Fixture f;
+  const int L = 3;
+  Sgvb a(*f.m, Estimator::kA, L);
+  std::vector<int64_t> idx{4, 9, 1};
+  std::vector<PointElbo> per(static_cast<size_t>(f.rows));
+  a.evaluate({f.x.data(), idx.data(), f.rows}, {2, Purpose::kLatentNoise, 5}, per.data());
+  const std::vector<double>& lw = a.sample_log_weights();
+  ASSERT_EQ(lw.size(), static_cast<size_t>(f.rows * L));
+  for (int64_t i = 0; i < f.rows; ++i) {
+    double mean = 0;
+    for (int l = 0; l < L; ++l) mean += lw[static_cast<size_t>(i * L + l)] / L;
+    EXPECT_NEAR(mean, per[static_cast<size_t>(i)].elbo, 1e-9 * std::abs(mean)) << "point " << i;
+  }
+}
+
+// set_sample_weights: doubling every sample's weight doubles the decoder's
+// gradient (the weights are the loss's coefficients per sample).
+TEST(SgvbSampleWeights, ScaleTheDecoderGradient) {
+  Fixture f;
+  Sgvb b(*f.m, Estimator::kB, 2);
+  std::vector<int64_t> idx{0, 1, 2};
+  b.forward({f.x.data(), idx.data(), f.rows}, {3, Purpose::kLatentNoise, 0}, 1.5f);
+  b.backward_decoder();
+  const std::vector<float> g1(f.m->grads.begin() + f.m->decoder_begin(), f.m->grads.end());
+  b.forward({f.x.data(), idx.data(), f.rows}, {3, Purpose::kLatentNoise, 0}, 1.5f);
+  const std::vector<float> w(static_cast<size_t>(f.rows * 2), 2 * 1.5f / 2);
+  b.set_sample_weights(w.data());
+  b.backward_decoder();
+  for (size_t i = 0; i < g1.size(); ++i)
+    EXPECT_NEAR(f.m->grads[static_cast<size_t>(f.m->decoder_begin()) + i], 2 * g1[i], 1e-5 + 1e-5 * std::abs(g1[i]));
+}
+
 }  // namespace
 }  // namespace aevb

@@ -87,10 +87,20 @@ Mlp::Mlp(const std::string& name, std::vector<int64_t> sizes, Activation act, Pa
 Mlp::~Mlp() = default;
 Mlp::Mlp(Mlp&&) noexcept = default;
 
+// The plans keep their primitives and workspaces (activations of the last
+// forward included): only the weight, bias and weight-gradient memories move
+// (dnnl::memory objects are shared handles, so the argument maps follow).
 void Mlp::bind(float* params, float* grads) {
   params_ = params;
   grads_ = grads;
-  plans_.clear();
+  for (auto& [rows, plan] : plans_)
+    for (size_t i = 0; i < plan->layers.size(); ++i) {
+      auto& L = plan->layers[i];
+      L.w_m.set_data_handle(params + w_off_[i]);
+      L.w_t_m.set_data_handle(params + w_off_[i]);
+      L.b_m.set_data_handle(params + b_off_[i]);
+      L.dw_m.set_data_handle(grads + w_off_[i]);
+    }
 }
 
 Mlp::Plan& Mlp::plan(int64_t rows) {

@@ -34,6 +34,7 @@ ElboSums Sgvb::sample_and_score(const Batch& b, const SgvbNoise& noise, PointElb
   eps_.resize(static_cast<size_t>(R * J));
   z_.resize(static_cast<size_t>(R * J));
   ll_.resize(static_cast<size_t>(R));
+  log_w_.resize(static_cast<size_t>(R));
 
   enc_ = m_.encoder.forward(b.x, b.rows);
   for (int64_t i = 0; i < b.rows; ++i) {
@@ -57,6 +58,15 @@ ElboSums Sgvb::sample_and_score(const Batch& b, const SgvbNoise& noise, PointElb
     for (int64_t l = 0; l < L; ++l) rec += ll_[static_cast<size_t>(i * L + l)];
     rec /= static_cast<double>(L);
     double kl = 0;
+    // log w = log p(x|z) + log p(z) - log q(z|x) of each sample (estimator A's
+    // terms): what an importance-weighted objective weights the samples by.
+    for (int64_t l = 0; l < L; ++l) {
+      double lw = ll_[static_cast<size_t>(i * L + l)];
+      const float* e = eps_.data() + (i * L + l) * J;
+      const float* z = z_.data() + (i * L + l) * J;
+      for (int64_t j = 0; j < J; ++j) lw -= 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
+      log_w_[static_cast<size_t>(i * L + l)] = lw;
+    }
     if (est_ == Estimator::kB) {
       kl = kl_normal_std(mu, lv, J);
     } else {
@@ -82,6 +92,10 @@ void Sgvb::sample_weights(float loss_scale) {
   weight_.assign(static_cast<size_t>(batch_.rows * L_), loss_scale / static_cast<float>(L_));
 }
 
+void Sgvb::set_sample_weights(const float* w) {
+  std::copy(w, w + batch_.rows * L_, weight_.begin());
+}
+
 ElboSums Sgvb::forward(const Batch& batch, const SgvbNoise& noise, float loss_scale) {
   const ElboSums sums = sample_and_score(batch, noise, nullptr);
   loss_scale_ = loss_scale;
@@ -98,12 +112,15 @@ void Sgvb::backward_decoder() {
   if (R == 0) {
     // A rank with no rows this step still contributes (zero) gradients to the reduction.
     std::fill(m_.grads.begin() + m_.decoder_begin(), m_.grads.end(), 0.f);
-    dz_ptr_ = nullptr;
+    dz_.clear();
     return;
   }
   ddec_.resize(static_cast<size_t>(R * m_.decoder.out_dim()));
   lik_.loss_grad(batch_.x, L_, dec_, R, weight_.data(), ddec_.data());
-  dz_ptr_ = m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
+  // dL/dz is copied out of the decoder's workspace: the network may run again
+  // (another forward, or rebinding its weights) before backward_encoder().
+  const float* dz = m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
+  dz_.assign(dz, dz + R * m_.spec().latent);
 }
 
 void Sgvb::backward_encoder() {
@@ -121,21 +138,22 @@ void Sgvb::backward_encoder() {
     float* dlv = dmu + J;
     for (int64_t j = 0; j < J; ++j) {
       const float sigma = std::exp(0.5f * lv[j]);
-      float gmu = 0.f, glv = 0.f, wsum = 0.f;
+      float gmu = 0.f, glv = 0.f;
       for (int64_t l = 0; l < L; ++l) {
         const int64_t r = (i * L + l) * J + j;
         const float w = weight_[static_cast<size_t>(i * L + l)];
         // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
-        const float g = dz_ptr_[r] + (est_ == Estimator::kA ? w * z_[static_cast<size_t>(r)] : 0.f);
+        const float g = dz_[static_cast<size_t>(r)] + (est_ == Estimator::kA ? w * z_[static_cast<size_t>(r)] : 0.f);
         gmu += g;
         glv += g * eps_[static_cast<size_t>(r)] * 0.5f * sigma;
-        wsum += w;
       }
       if (est_ == Estimator::kB) {
         gmu += loss_scale_ * mu[j];                            // d KL / d mu
         glv += loss_scale_ * 0.5f * (std::exp(lv[j]) - 1.f);   // d KL / d lv
       } else {
-        glv -= 0.5f * wsum;  // the sampled log q(z|x) term's explicit lv dependence
+        // The sampled log q(z|x) term's explicit lv dependence, summed over the
+        // point's samples: their weights add up to loss_scale.
+        glv -= loss_scale_ * 0.5f;
       }
       dmu[j] = gmu;
       dlv[j] = glv;

@@ -14,19 +14,20 @@ class AllreduceReduction final : public GradientReduction {
 
   void finish(float* buf, int64_t n) override {
     const double t0 = MpiComm::wtime();
-    if (overlap_) {
+    if (overlap_ && from_ >= 0) {
       comm_.allreduce_sum(buf, from_);
       MpiComm::wait(tail_req_);
     } else {
-      comm_.allreduce_sum(buf, n);
+      comm_.allreduce_sum(buf, n);  // also when no tail was started this step
     }
+    from_ = -1;
     blocked_s_ += MpiComm::wtime() - t0;
   }
 
  private:
   const MpiComm& comm_;
   bool overlap_;
-  int64_t from_ = 0;
+  int64_t from_ = -1;  // start of the tail in flight this step; -1: none
   MPI_Request tail_req_ = MPI_REQUEST_NULL;
 };
 

@@ -17,6 +17,7 @@
 #include "aevb/io/model_file.hpp"
 #include "aevb/base/rng.hpp"
 #include "aevb/core/sgvb.hpp"
+#include "aevb/base/clock.hpp"
 #include "aevb/base/partition.hpp"
 #include "aevb/io/binarization.hpp"
 
@@ -27,9 +28,6 @@ namespace {
 using json = nlohmann::json;
 constexpr const char* kTool = "aevb-eval";
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 struct Inputs {
   LoadedModel model;

@@ -13,10 +13,6 @@ namespace aevb {
 
 using json = nlohmann::json;
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 namespace {
 std::string human_seconds(double s) {
   char buf[32];

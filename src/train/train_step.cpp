@@ -9,8 +9,8 @@
 
 namespace aevb {
 
-TrainStep::TrainStep(const StepSetup& s)
-    : s_(s), reduction_(make_allreduce_reduction(s.comm, s.overlap)) {
+TrainStep::TrainStep(const StepSetup& s, std::unique_ptr<GradientReduction> reduction)
+    : s_(s), reduction_(reduction ? std::move(reduction) : make_allreduce_reduction(s.comm, s.overlap)) {
   reduce_buf_.assign(static_cast<size_t>(s_.model.num_params() + kSlots), 0.f);
   s_.model.bind_gradients(reduce_buf_.data());
 }

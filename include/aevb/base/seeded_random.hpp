@@ -1,5 +1,5 @@
 // Seeded randomness for data preparation, expressed through the project's
-// counter-based RNG (include/aevb/rng.hpp, Random123 Philox4x32-10) with the
+// counter-based RNG (include/aevb/base/rng.hpp, Random123 Philox4x32-10) with the
 // data-preparation purposes, so results are identical across compilers and
 // platforms (std:: distributions are not) and there is one Philox code path.
 #pragma once

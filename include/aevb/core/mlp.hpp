@@ -35,10 +35,10 @@ class Mlp {
   ~Mlp();
   Mlp(Mlp&&) noexcept;
 
-  // Points the layer views at the flat buffers (drops cached plans). Also the
-  // way to run the network with other weights of the same layout (e.g. weights
-  // sampled from a posterior over them): bind a buffer of sampled weights, run,
-  // bind back.
+  // Points the layer views at the flat buffers; primitives and workspaces are
+  // kept. Also the way to run the network with other weights of the same layout
+  // (e.g. weights sampled from a posterior over them): bind a buffer of sampled
+  // weights, run forward and backward, bind back.
   void bind(float* params, float* grads);
 
   int64_t in_dim() const { return sizes_.front(); }

@@ -15,11 +15,16 @@
 // The loss is  -loss_scale * sum_i ELBO_i  (the trainer passes loss_scale = N/M,
 // which turns a minibatch sum into an estimate of the full-data bound); its
 // gradient overwrites the model's gradient buffer, block by block.
-// evaluate() is the forward pass alone, for test ELBOs (no gradient state).
+// evaluate() is the forward pass alone, for test ELBOs. It shares the
+// workspaces of forward(): call it before forward() or after backward_encoder(),
+// not between the phases.
 //
-// Every point has L samples of z, each with a weight in the loss (here
-// loss_scale / L for all; an importance-weighted objective would weight them by
-// their normalized importance weights): sample_weights() is where that goes.
+// Every point has L samples of z, each with a weight in the loss: loss_scale / L
+// for SGVB. An importance-weighted objective (IWAE) reads the samples' log
+// weights after forward() (sample_log_weights) and replaces the weights with
+// loss_scale times their normalized importance weights (set_sample_weights)
+// before backward_decoder(), with estimator A's sampled KL terms (estimator B's
+// analytic KL assumes uniform weights).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -81,6 +86,13 @@ class Sgvb {
   // The estimate without gradients; per_point (if non-null) receives one entry per row.
   ElboSums evaluate(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point = nullptr);
 
+  // log p(x|z_l) + log p(z_l) - log q(z_l|x) of each sample of the last
+  // forward/evaluate (rows*L, sample-major within a point).
+  const std::vector<double>& sample_log_weights() const { return log_w_; }
+  // After forward(): each sample's weight in the loss (rows*L values; a point's
+  // weights must add up to the loss scale).
+  void set_sample_weights(const float* w);
+
   // The noise of the last forward/evaluate (rows*L x J), exposed for tests.
   const FloatBuffer& eps() const { return eps_; }
   int samples() const { return L_; }
@@ -97,10 +109,11 @@ class Sgvb {
   float loss_scale_ = 0.f;
   const float* enc_ = nullptr;  // encoder output of the last forward: [mu | log sigma^2] per row
   const float* dec_ = nullptr;  // decoder output of the last forward (rows*L rows)
-  FloatBuffer eps_, z_, dz_, denc_, ddec_;
+  FloatBuffer eps_, z_, denc_, ddec_;
+  std::vector<float> dz_;       // d loss / d z from backward_decoder (rows*L x J)
   std::vector<float> weight_;   // each sample's weight in the loss (rows*L)
   std::vector<double> ll_;      // log p(x_i | z_il) per sample
-  const float* dz_ptr_ = nullptr;
+  std::vector<double> log_w_;   // log importance weight per sample
 };
 
 // Closed-form KL(N(mu, diag(exp(lv))) || N(0, I)) for one point (double; tests).

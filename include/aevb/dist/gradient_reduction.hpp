@@ -9,7 +9,9 @@
 //
 // Today: one MPI allreduce, optionally split in two so that the decoder block's
 // reduction overlaps the encoder's backward pass. A reduce-scatter + allgather
-// (sharded optimizer update) would be another implementation.
+// (sharded optimizer update: each rank updates 1/P of the parameters between
+// the two) is the next candidate; it would add a third call between finishing
+// the reduce-scatter and the allgather, for the optimizer's shard.
 #pragma once
 #include <cstdint>
 #include <memory>

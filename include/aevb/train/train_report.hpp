@@ -7,11 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "aevb/base/clock.hpp"
 #include "aevb/core/sgvb.hpp"
 
 namespace aevb {
-
-double now_s();  // monotonic seconds
 
 class MetricsLog {
  public:

@@ -66,7 +66,9 @@ struct StepResult {
 
 class TrainStep {
  public:
-  explicit TrainStep(const StepSetup& s);
+  // reduction: how the gradient is summed over ranks; nullptr = one allreduce
+  // (split in two when s.overlap).
+  explicit TrainStep(const StepSetup& s, std::unique_ptr<GradientReduction> reduction = nullptr);
   ~TrainStep();
   // Ends every rank with exit 5 (agreed, one message) if the loss or the
   // gradient is not finite on any rank.

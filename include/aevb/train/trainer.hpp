@@ -1,14 +1,8 @@
-// The training loop of aevb-train. One step, from data to update:
-//
-//   1. the global minibatch = the next M entries of this epoch's permutation
-//      (derived from (seed, epoch) on every rank); this rank takes its slice
-//   2. gather its rows, binarize them dynamically (noise keyed by global index)
-//   3. SGVB forward + backward: grads = d[-(N/M) sum_batch ELBO]
-//   4. one allreduce of the flat gradient buffer (sum over ranks)
-//   5. the optimizer step, which adds the weight prior's gradient once
-//
-// Everything else (metrics, evaluation, checkpoints, signals) happens between
-// steps.
+// The training loop of aevb-train: epochs of steps. Each step's global
+// minibatch is the next M entries of the epoch's permutation (derived from
+// (seed, epoch) on every rank), and this rank takes its part of it; the step
+// itself, data to update, is TrainStep::run (train_step.hpp). Everything else
+// (metrics, evaluation, checkpoints, signals) happens between steps.
 #pragma once
 #include <nlohmann/json.hpp>
 
