@@ -284,39 +284,37 @@ ConvertStats convert_amat(const AmatOptions& o) {
   return st;
 }
 
-ConvertStats convert_csv(const CsvOptions& o) {
-  check_common(o.common);
-  if (o.input.empty()) throw usage_error("convert csv: missing --input FILE");
-  if (!o.value_range.empty() && o.value_range.size() != 2)
-    throw usage_error("--value-range needs LO,HI");
-  const auto split_req = parse_split(o.common.split);
+namespace {
 
-  // Pass 1: header, width, row count, checksum.
-  CsvLayout L;
+// Pass 1 over the CSV: header names, the number of fields, the data rows and
+// the file's checksum.
+int64_t scan_csv(const CsvOptions& o, CsvLayout& L, std::string& sha) {
   int64_t rows = 0;
-  std::string sha;
-  {
-    LineReader lr(o.input);
-    lr.hash_plain_file();
-    std::string_view line;
-    std::vector<std::string_view> f;
-    bool first = true;
-    while (lr.next(line)) {
-      if (is_blank(line)) continue;
-      if (first) {
-        split_fields(line, o.delimiter, f);
-        L.fields = static_cast<int64_t>(f.size());
-        first = false;
-        if (o.header) {
-          for (auto s : f) L.names.push_back(unquote(s));
-          continue;
-        }
+  LineReader lr(o.input);
+  lr.hash_plain_file();
+  std::string_view line;
+  std::vector<std::string_view> f;
+  bool first = true;
+  while (lr.next(line)) {
+    if (is_blank(line)) continue;
+    if (first) {
+      split_fields(line, o.delimiter, f);
+      L.fields = static_cast<int64_t>(f.size());
+      first = false;
+      if (o.header) {
+        for (auto s : f) L.names.push_back(unquote(s));
+        continue;
       }
-      ++rows;
     }
-    sha = detail::source_sha256(lr, o.input);
+    ++rows;
   }
-  if (rows == 0) throw input_error(o.input + ": no data rows");
+  sha = detail::source_sha256(lr, o.input);
+  return rows;
+}
+
+// The label column, the value columns (--columns, or all but the label) and
+// each field's role.
+void choose_columns(const CsvOptions& o, CsvLayout& L) {
   if (!o.label_column.empty()) L.label = resolve_column(o.label_column, L, o.input, "--label-column");
   if (o.columns.empty()) {
     for (int64_t c = 0; c < L.fields; ++c)
@@ -340,11 +338,10 @@ ConvertStats convert_csv(const CsvOptions& o) {
   L.role.assign(static_cast<size_t>(L.fields), -1);
   for (size_t k = 0; k < L.columns.size(); ++k) L.role[static_cast<size_t>(L.columns[k])] = static_cast<int64_t>(k);
   if (L.label >= 0) L.role[static_cast<size_t>(L.label)] = -2;
+}
 
-  const std::vector<int64_t> counts = resolve_split(split_req, rows, o.input);
-  std::vector<detail::SplitRows> splits;
-  for (size_t i = 0; i < counts.size(); ++i) splits.push_back({split_req[i].name, counts[i]});
-
+// What the shards of a CSV conversion say about themselves.
+SplitSpec csv_split_spec(const CsvOptions& o, const CsvLayout& L, const std::string& sha) {
   SplitSpec base;
   base.dtype = h5::DType::float32;
   base.row_shape = {static_cast<int64_t>(L.columns.size())};
@@ -366,11 +363,29 @@ ConvertStats convert_csv(const CsvOptions& o) {
   base.source_files = {detail::basename_of(o.input)};
   base.source_sha256 = {sha};
   base.gzip_level = o.common.gzip_level;
+  return base;
+}
+
+}  // namespace
+
+ConvertStats convert_csv(const CsvOptions& o) {
+  check_common(o.common);
+  if (o.input.empty()) throw usage_error("convert csv: missing --input FILE");
+  if (!o.value_range.empty() && o.value_range.size() != 2)
+    throw usage_error("--value-range needs LO,HI");
+  parse_split(o.common.split);  // a bad --split is reported before the file is read
+
+  CsvLayout L;
+  std::string sha;
+  const int64_t rows = scan_csv(o, L, sha);
+  if (rows == 0) throw input_error(o.input + ": no data rows");
+  choose_columns(o, L);
+  const std::vector<detail::SplitRows> splits = detail::split_rows(o.common, rows, o.input);
 
   DatasetWriter w(o.common.out, o.common.name.empty() ? stem_of(o.input) : o.common.name,
                   detail::created_by("convert csv"), o.common.force);
   CsvSource src(o, L, rows);
-  detail::write_source(w, src, base, splits, o.common, 0, o.input);
+  detail::write_source(w, src, csv_split_spec(o, L, sha), splits, o.common, 0, o.input);
   ConvertStats st;
   st.input_bytes = src.bytes();
   st.manifest = w.commit();

@@ -195,37 +195,27 @@ float* Mlp::forward(const float* x, int64_t rows) {
   return p.layers.back().out.data();
 }
 
-float* Mlp::backward(float* dout, int64_t rows, bool need_dx) {
+float* Mlp::backward(float* dout, int64_t rows, bool need_dx) { return backward_pass(dout, rows, true, need_dx); }
+
+float* Mlp::backward_data(float* dout, int64_t rows) { return backward_pass(dout, rows, false, true); }
+
+// Layer by layer from the output: the activation's derivative, then (with
+// weights) dW = in^T dout and db = column sums of dout, then din = dout W^T.
+float* Mlp::backward_pass(float* dout, int64_t rows, bool weights, bool need_dx) {
   Plan& p = plan(rows);
   auto& s = dnnl_context().stream;
   p.layers.back().dout_m.set_data_handle(dout);
   for (size_t i = p.layers.size(); i-- > 0;) {
     auto& L = p.layers[i];
     if (L.has_act_bwd) L.act_bwd.execute(s, L.act_bwd_args);
-    L.bwd_weights.execute(s, L.bwd_w_args);
+    if (weights) L.bwd_weights.execute(s, L.bwd_w_args);
     if (i > 0 || need_dx) L.bwd_data.execute(s, L.bwd_d_args);
+    if (!weights) continue;
     s.wait();
-    // db = column sums of dout (a reduction, not a GEMM).
     column_sums(static_cast<const float*>(L.dout_m.get_data_handle()), rows, sizes_[i + 1], grads_ + b_off_[i]);
   }
-  return need_dx ? p.layers[0].din.data() : nullptr;
-}
-
-}  // namespace aevb
-
-namespace aevb {
-
-float* Mlp::backward_data(float* dout, int64_t rows) {
-  Plan& p = plan(rows);
-  auto& s = dnnl_context().stream;
-  p.layers.back().dout_m.set_data_handle(dout);
-  for (size_t i = p.layers.size(); i-- > 0;) {
-    auto& L = p.layers[i];
-    if (L.has_act_bwd) L.act_bwd.execute(s, L.act_bwd_args);
-    L.bwd_data.execute(s, L.bwd_d_args);
-  }
   s.wait();
-  return p.layers[0].din.data();
+  return need_dx ? p.layers[0].din.data() : nullptr;
 }
 
 }  // namespace aevb

@@ -66,6 +66,7 @@ class Mlp {
  private:
   struct Plan;
   Plan& plan(int64_t rows);
+  float* backward_pass(float* dout, int64_t rows, bool weights, bool need_dx);
 
   std::vector<int64_t> sizes_;
   Activation act_;
