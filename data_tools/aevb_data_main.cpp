@@ -30,6 +30,7 @@
 #include "aevb/convert/inspect.hpp"
 #include "aevb/io/shard_format.hpp"
 #include "aevb/base/version.hpp"
+#include "aevb/base/utf8.hpp"
 
 namespace po = boost::program_options;
 using nlohmann::json;
@@ -449,11 +450,11 @@ int main(int argc, char** argv) {
   if (code == aevb::kExitOk) {
     line.update(summary);
   } else {
-    std::cerr << "aevb-data: error: " << message << std::endl;
+    std::cerr << "aevb-data: error: " << aevb::utf8_safe(message) << std::endl;
     line["exit_code"] = code;
     line["error"] = message;
   }
   line["peak_rss_mb"] = aevb::peak_rss_mb();
-  std::cout << line.dump() << std::endl;
+  std::cout << aevb::json_text(line) << std::endl;
   return code;
 }

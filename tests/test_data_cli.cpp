@@ -175,3 +175,23 @@ TEST(DataCli, InspectMissingPath) {
 }
 
 }  // namespace
+
+namespace {
+
+// Non-UTF-8 bytes from the user's files never crash a tool or leak into its
+// output: a Latin-1 byte in a CSV is reported (exit 3) with U+FFFD in its
+// place, and the JSON line is still there and valid.
+TEST(DataCli, NonUtf8InputIsReportedAsValidUtf8) {
+  TempDir d;
+  {
+    std::ofstream f(d / "latin1.csv", std::ios::binary);
+    f << "1,2,3\n4,\xa5,6\n";
+  }
+  const std::string out = d / "x";
+  const RunResult r = run_data_tool("convert csv --input " + (d / "latin1.csv") + " --out " + out, d);
+  expect_failure(r, 3, d / "latin1.csv" + ":2: column 1: '\xEF\xBF\xBD' is not a number", out);
+  const json last = json::parse(r.last_out_line());
+  EXPECT_NE(last["error"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
+}
+
+}  // namespace

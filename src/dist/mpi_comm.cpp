@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/utf8.hpp"
 
 namespace aevb {
 
@@ -103,7 +104,7 @@ void MpiComm::wait(MPI_Request& r) {
 }
 
 void agreed_failure(const MpiComm& comm, const std::string& tool, int code, const std::string& message) {
-  if (comm.rank() == 0) std::cerr << tool << ": error: " << message << std::endl;
+  if (comm.rank() == 0) std::cerr << tool << ": error: " << utf8_safe(message) << std::endl;
   throw CollectiveExit{code};
 }
 
@@ -123,7 +124,7 @@ void collectively(const MpiComm& comm, const std::string& tool, const std::funct
   if (worst == 0) return;
   const int64_t first = comm.allreduce_min(static_cast<int64_t>(code ? comm.rank() : INT_MAX));
   if (comm.rank() == first) {
-    std::cerr << tool << ": error: " << msg << std::endl;
+    std::cerr << tool << ": error: " << utf8_safe(msg) << std::endl;
   }
   throw CollectiveExit{static_cast<int>(worst)};
 }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/utf8.hpp"
 
 namespace aevb {
 
@@ -26,18 +27,18 @@ int mpi_main(const char* tool, int argc, char** argv, const std::function<bool(c
       });
       if (go) {
         const nlohmann::json summary = run(comm);
-        if (comm.rank() == 0) std::cout << summary.dump() << std::endl;
+        if (comm.rank() == 0) std::cout << json_text(summary) << std::endl;
         code = summary.value("exit_code", 0);
       }
     } catch (const CollectiveExit& e) {
       code = e.code;  // already reported by one rank
     } catch (const Error& e) {
       // A failure after the collective checks: one message, then end every rank.
-      std::cerr << tool << ": error: " << e.what() << std::endl;
+      std::cerr << tool << ": error: " << utf8_safe(e.what()) << std::endl;
       if (comm.size() > 1) comm.abort(e.code());
       code = e.code();
     } catch (const std::exception& e) {
-      std::cerr << tool << ": internal error: " << e.what() << std::endl;
+      std::cerr << tool << ": internal error: " << utf8_safe(e.what()) << std::endl;
       if (comm.size() > 1) comm.abort(kExitInternal);
       code = kExitInternal;
     }

@@ -7,6 +7,7 @@
 #include "aevb/io/dataset.hpp"
 #include "aevb/base/error.hpp"
 #include "aevb/io/shard_format.hpp"
+#include "aevb/base/utf8.hpp"
 
 namespace aevb {
 namespace {
@@ -158,7 +159,7 @@ std::string Manifest::to_json() const {
                               {"data_sha256", sh.data_sha256}});
     j["splits"][n] = std::move(sj);
   }
-  return j.dump(2) + "\n";
+  return json_text(j, 2) + "\n";
 }
 
 }  // namespace aevb

@@ -8,6 +8,7 @@
 
 #include "aevb/base/error.hpp"
 #include "aevb/io/durable_file.hpp"
+#include "aevb/base/utf8.hpp"
 
 namespace aevb {
 
@@ -47,7 +48,7 @@ MetricsLog::MetricsLog(const std::string& path, int64_t resumed_step) : path_(pa
 }
 
 void MetricsLog::append(const json& line) {
-  out_ << line.dump() << "\n" << std::flush;
+  out_ << json_text(line) << "\n" << std::flush;
   if (!out_) throw output_error("cannot append to the metrics file " + path_ + ": " + std::strerror(errno));
 }
 
