@@ -151,7 +151,12 @@ TEST_P(EvalBadInput, FailsWithOneClearMessageAndWritesNothing) {
   const RunResult r = eval(subst(c.args, vars) + " --out " + (d / "res.h5"), d);
   EXPECT_EQ(r.exit_code, c.exit_code) << r.err;
   EXPECT_EQ(r.err, subst(c.message, vars) + "\n");
-  EXPECT_EQ(r.out, "");
+  // The last stdout line is the JSON summary, on failure too.
+  const json last = json::parse(r.last_out_line());
+  EXPECT_EQ(last["tool"], "aevb-eval");
+  EXPECT_EQ(last["status"], "error");
+  EXPECT_EQ(last["exit_code"], c.exit_code);
+  EXPECT_EQ("aevb-eval: error: " + last["error"].get<std::string>() + "\n", r.err);
   EXPECT_FALSE(fs::exists(d / "res.h5"));
 }
 

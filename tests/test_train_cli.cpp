@@ -119,6 +119,12 @@ TEST_P(TrainBadInput, FailsWithOneClearMessageAndLeavesNoOutput) {
   EXPECT_EQ(r.err, subst(c.message, d) + "\n");
   EXPECT_FALSE(fs::exists(d / "run/model.h5"));
   EXPECT_FALSE(fs::exists(d / "file/run"));
+  // The last stdout line is the JSON summary, on failure too.
+  const json last = json::parse(r.last_out_line());
+  EXPECT_EQ(last["tool"], "aevb-train");
+  EXPECT_EQ(last["status"], "error");
+  EXPECT_EQ(last["exit_code"], c.exit_code);
+  EXPECT_EQ("aevb-train: error: " + last["error"].get<std::string>() + "\n", r.err);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -105,7 +105,7 @@ void MpiComm::wait(MPI_Request& r) {
 
 void agreed_failure(const MpiComm& comm, const std::string& tool, int code, const std::string& message) {
   if (comm.rank() == 0) std::cerr << tool << ": error: " << utf8_safe(message) << std::endl;
-  throw CollectiveExit{code};
+  throw CollectiveExit{code, message};
 }
 
 void collectively(const MpiComm& comm, const std::string& tool, const std::function<void()>& phase) {
@@ -126,7 +126,8 @@ void collectively(const MpiComm& comm, const std::string& tool, const std::funct
   if (comm.rank() == first) {
     std::cerr << tool << ": error: " << utf8_safe(msg) << std::endl;
   }
-  throw CollectiveExit{static_cast<int>(worst)};
+  comm.bcast(msg, static_cast<int>(first));
+  throw CollectiveExit{static_cast<int>(worst), msg};
 }
 
 }  // namespace aevb

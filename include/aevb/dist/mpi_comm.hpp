@@ -50,9 +50,11 @@ class MpiComm {
 };
 
 // Thrown on every rank when collectively() found a failure; the message has
-// already been printed by one rank.
+// already been printed to stderr by one rank, and every rank holds it (for the
+// JSON summary line that rank 0 prints).
 struct CollectiveExit {
   int code;
+  std::string message;
 };
 
 // A failure every rank has detected identically (e.g. divergence seen through
