@@ -333,5 +333,27 @@ TEST(TrainCheckpoints, RollbackSetsNewerCheckpointsAsideAndTrimsMetrics) {
   EXPECT_EQ(json::parse(r2.last_out_line())["resumed_from_step"], 30);
 }
 
+
+// Two restarts with --resume none in quick succession (within one second, on
+// this machine) set two sets of checkpoints aside into two folders: neither
+// overwrites the other.
+TEST(TrainCheckpoints, SetAsideFoldersNeverCollide) {
+  TempDir d;
+  write_bars_dataset(d / "data", 200);
+  const std::string run = d / "run";
+  const std::string base = "--data " + (d / "data") + " --hidden 8 --latent 2 --batch 50 --epochs 100 " +
+                           "--checkpoint-every-steps 2 --max-steps 4 --out " + run;
+  for (const char* resume : {"", " --resume none", " --resume none"})
+    ASSERT_EQ(run_train(base + resume, d).exit_code, 0);
+  int folders = 0, files = 0;
+  for (const auto& e : fs::directory_iterator(checkpoint_dir(run))) {
+    if (!e.is_directory() || e.path().filename().string().rfind("abandoned-", 0) != 0) continue;
+    ++folders;
+    for (const auto& f : fs::directory_iterator(e.path())) files += f.path().extension() == ".h5";
+  }
+  EXPECT_EQ(folders, 2);
+  EXPECT_EQ(files, 4);  // ckpt 2 and 4 of each set-aside run
+}
+
 }  // namespace
 }  // namespace aevb::testing

@@ -1,6 +1,10 @@
 #include "aevb/train/train_resume.hpp"
 
+#include <sys/stat.h>
+
 #include <bit>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -42,15 +46,25 @@ void warn_about_changed_options(const std::string& before_ini, const std::string
               << "; the run will differ from one that never stopped" << std::endl;
 }
 
-// Moves the checkpoints newer than `step` (all of them for step < 0) into
-// checkpoints/abandoned-<time>/.
+// A new folder checkpoints/abandoned-<time>[-<n>]/: mkdir either creates it or
+// fails, so two set-asides within one second never share (and overwrite) one.
+std::string new_set_aside_dir(const std::string& run_dir) {
+  const std::string base = checkpoint_dir(run_dir) + "/abandoned-" + std::to_string(std::time(nullptr));
+  for (int n = 0;; ++n) {
+    const std::string dir = n == 0 ? base : base + "-" + std::to_string(n);
+    if (::mkdir(dir.c_str(), 0777) == 0) return dir;
+    if (errno != EEXIST) throw output_error("cannot create " + dir + ": " + std::strerror(errno));
+  }
+}
+
+// Moves the checkpoints newer than `step` (all of them for step < 0) into a
+// new checkpoints/abandoned-<time>/.
 void set_aside_checkpoints_after(const std::string& run_dir, int64_t step) {
   std::vector<std::string> newer;
   for (const auto& p : list_checkpoints(run_dir))
     if (step < 0 || read_step_from_name(p) > step) newer.push_back(p);
   if (newer.empty()) return;
-  const std::string dest = checkpoint_dir(run_dir) + "/abandoned-" + std::to_string(std::time(nullptr));
-  make_output_dir(dest);
+  const std::string dest = new_set_aside_dir(run_dir);
   for (const auto& p : newer) rename_durably(p, dest + "/" + std::filesystem::path(p).filename().string());
   std::cerr << kTool << ": " << newer.size() << " newer checkpoint(s) moved to " << dest << std::endl;
 }
