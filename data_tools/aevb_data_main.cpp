@@ -15,8 +15,6 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
-#include <sys/stat.h>
-
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -27,15 +25,14 @@
 #include "aevb/convert/convert_mnist.hpp"
 #include "aevb/io/dataset.hpp"
 #include "aevb/base/error.hpp"
-#include "aevb/convert/inspect.hpp"
 #include "aevb/io/shard_format.hpp"
 #include "aevb/base/version.hpp"
 #include "aevb/base/utf8.hpp"
-
-namespace po = boost::program_options;
-using nlohmann::json;
+#include "data_cli.hpp"
 
 namespace {
+
+using namespace aevb::data_cli;
 
 constexpr const char* kTopUsage =
     "usage: aevb-data <command> [options]\n"
@@ -56,26 +53,6 @@ constexpr const char* kTopUsage =
     "mb_per_s, peak_rss_mb, ...).\n";
 
 constexpr const char* kConvertSources = "mnist, amat, frey, csv, npy";
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Parses args for one subcommand; usage_error (exit 2) for anything Boost rejects.
-po::variables_map parse(const std::vector<std::string>& args, const po::options_description& opts,
-                        const po::positional_options_description* pos, const std::string& cmd) {
-  po::variables_map vm;
-  try {
-    po::command_line_parser p(args);
-    p.options(opts);
-    if (pos) p.positional(*pos);
-    po::store(p.run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw aevb::usage_error(std::string(e.what()) + " (see 'aevb-data " + cmd + " --help')");
-  }
-  return vm;
-}
 
 // Options every converter but mnist shares (see docs/data-format.md).
 void add_common(po::options_description& opts, aevb::CommonOptions& c, bool with_split) {
@@ -98,26 +75,6 @@ void add_common(po::options_description& opts, aevb::CommonOptions& c, bool with
       ("gzip", po::value(&c.gzip_level)->default_value(0), "gzip level for /data (0 = none)")
       ("force", po::bool_switch(&c.force),
        "replace an existing dataset in --out (the old one stays readable until the new one is committed)");
-}
-
-json manifest_summary(const aevb::Manifest& m, const std::string& out, int64_t input_bytes,
-                      double secs, const std::string& command, const std::string& source) {
-  json splits = json::object();
-  int64_t rows = 0, shards = 0;
-  for (const auto& [name, s] : m.splits) {
-    std::cout << name << ": " << s.rows << " rows of " << aevb::shape_string(s.row_shape) << " "
-              << s.dtype << " in " << s.shards.size() << " shard(s)\n";
-    splits[name] = {{"rows", s.rows}, {"shards", s.shards.size()}};
-    rows += s.rows;
-    shards += static_cast<int64_t>(s.shards.size());
-  }
-  std::cout << "wrote " << out << "/" << aevb::kManifestFile << "\n";
-  json j = {{"command", command}, {"out", out},         {"splits", splits},
-            {"rows", rows},       {"shards", shards},   {"input_bytes", input_bytes},
-            {"seconds", secs},    {"rows_per_s", secs > 0 ? rows / secs : 0.0},
-            {"mb_per_s", secs > 0 ? input_bytes / 1e6 / secs : 0.0}};
-  if (!source.empty()) j["dataset"] = source;
-  return j;
 }
 
 template <class Opt, class F>
@@ -220,86 +177,6 @@ json convert_npy_cmd(const std::vector<std::string>& args) {
   });
 }
 
-json verify_cmd(const std::vector<std::string>& args) {
-  std::string path;
-  bool unit = false;
-  po::options_description opts(
-      "usage: aevb-data verify PATH [--unit-interval]\n\n"
-      "PATH is a dataset directory or one shard file. Checks every shard's attributes against\n"
-      "the manifest, shapes, the SHA-256 of /data, and that every value is finite and inside\n"
-      "value_range. Exit 0 if all is well, 3 naming the first problem otherwise.\n\noptions");
-  opts.add_options()("help,h", "show this help")
-      ("unit-interval", po::bool_switch(&unit), "also require value x scale in [0,1] (Bernoulli decoder)");
-  po::options_description all;
-  all.add(opts).add_options()("path", po::value(&path));
-  po::positional_options_description pos;
-  pos.add("path", 1);
-  auto vm = parse(args, all, &pos, "verify");
-  if (vm.count("help")) {
-    std::cout << opts;
-    return nullptr;
-  }
-  if (path.empty()) throw aevb::usage_error("verify: missing PATH (see 'aevb-data verify --help')");
-  const auto t0 = std::chrono::steady_clock::now();
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw aevb::input_error(path + ": no such file or directory");
-  int64_t rows = 0, shards = 0, bytes = 0;
-  json splits = json::object();
-  if (S_ISDIR(st.st_mode)) {
-    const aevb::Manifest m = aevb::Manifest::load(path);
-    for (const auto& [name, s] : m.splits) {
-      const aevb::VerifySummary v = aevb::verify_split(m, name, {.require_unit_interval = unit});
-      std::cout << name << ": " << v.rows << " rows in " << v.shards << " shard(s) OK, values in ["
-                << v.min_value << "," << v.max_value << "]\n";
-      splits[name] = {{"rows", v.rows}, {"shards", v.shards}, {"min", v.min_value}, {"max", v.max_value}};
-      rows += v.rows;
-      shards += v.shards;
-      bytes += v.bytes;
-    }
-  } else {
-    const aevb::VerifySummary v = aevb::verify_shard_file(path, {.require_unit_interval = unit});
-    std::cout << path << ": " << v.rows << " rows OK, values in [" << v.min_value << ","
-              << v.max_value << "]\n";
-    rows = v.rows;
-    shards = 1;
-    bytes = v.bytes;
-  }
-  const double secs = seconds_since(t0);
-  return {{"command", "verify"}, {"path", path}, {"ok", true}, {"checksums_verified", true},
-          {"splits", splits}, {"rows", rows}, {"shards", shards}, {"bytes", bytes},
-          {"seconds", secs}, {"rows_per_s", secs > 0 ? rows / secs : 0.0},
-          {"mb_per_s", secs > 0 ? bytes / 1e6 / secs : 0.0}};
-}
-
-json reshard_cmd(const std::vector<std::string>& args) {
-  aevb::ReshardOptions o;
-  po::options_description opts(
-      "usage: aevb-data reshard IN OUT (--shards N | --rows-per-shard R) [--gzip L] [--force]\n\n"
-      "Rewrites every split of dataset IN into OUT with a new shard count, streaming (one\n"
-      "4 MiB chunk of rows in memory). Rows, their order (so global row indices), labels and\n"
-      "attributes are kept; each input shard's checksum is verified on the way. OUT may equal\n"
-      "IN with --force.\n\noptions");
-  opts.add_options()("help,h", "show this help")
-      ("shards", po::value(&o.shards), "shards per split (capped at the split's rows)")
-      ("rows-per-shard", po::value(&o.rows_per_shard), "rows per shard instead of --shards")
-      ("gzip", po::value(&o.gzip_level)->default_value(0), "gzip level for /data (0 = none)")
-      ("force", po::bool_switch(&o.force), "replace an existing dataset in OUT");
-  po::options_description all;
-  all.add(opts).add_options()("in", po::value(&o.in))("outdir", po::value(&o.out));
-  po::positional_options_description pos;
-  pos.add("in", 1).add("outdir", 1);
-  auto vm = parse(args, all, &pos, "reshard");
-  if (vm.count("help")) {
-    std::cout << opts;
-    return nullptr;
-  }
-  if (o.in.empty() || o.out.empty())
-    throw aevb::usage_error("reshard: need IN and OUT (see 'aevb-data reshard --help')");
-  const auto t0 = std::chrono::steady_clock::now();
-  const aevb::ConvertStats r = aevb::reshard(o);
-  return manifest_summary(r.manifest, o.out, r.input_bytes, seconds_since(t0), "reshard", "");
-}
-
 json convert_mnist_cmd(const std::vector<std::string>& args) {
   aevb::MnistConvertOptions o;
   std::string mnist_dir;
@@ -348,47 +225,6 @@ json convert_mnist_cmd(const std::vector<std::string>& args) {
   const double secs = seconds_since(t0);
   json j = manifest_summary(r.manifest, o.out, r.input_bytes, secs, "convert", "mnist");
   j["binarization"] = o.binarization;
-  return j;
-}
-
-json inspect_cmd(const std::vector<std::string>& args) {
-  std::string path;
-  po::options_description opts(
-      "usage: aevb-data inspect PATH\n\n"
-      "PATH is a dataset directory (manifest.json + shards) or a single shard .h5 file.\n"
-      "Prints the metadata, verifies every shape and checksum, exits 3 if anything is wrong.\n\n"
-      "options");
-  opts.add_options()("help,h", "show this help");
-  po::options_description all;
-  all.add(opts).add_options()("path", po::value(&path));
-  po::positional_options_description pos;
-  pos.add("path", 1);
-  auto vm = parse(args, all, &pos, "inspect");
-  if (vm.count("help")) {
-    std::cout << opts;
-    return nullptr;
-  }
-  if (path.empty()) throw aevb::usage_error("inspect: missing PATH (see 'aevb-data inspect --help')");
-  const auto t0 = std::chrono::steady_clock::now();
-  json j = aevb::inspect_path(path, std::cout);
-  j["command"] = "inspect";
-  const double secs = seconds_since(t0);
-  int64_t rows = 0, shards = 0;
-  if (j.contains("splits")) {
-    for (const auto& [name, sp] : j["splits"].items()) {
-      rows += sp["rows"].get<int64_t>();
-      shards += sp["shards"].get<int64_t>();
-    }
-  } else {
-    rows = j["rows"].get<int64_t>();
-    shards = 1;
-  }
-  const int64_t bytes = j["bytes"].get<int64_t>();
-  j["rows"] = rows;
-  j["shards"] = shards;
-  j["seconds"] = secs;
-  j["rows_per_s"] = secs > 0 ? rows / secs : 0.0;
-  j["mb_per_s"] = secs > 0 ? bytes / 1e6 / secs : 0.0;
   return j;
 }
 

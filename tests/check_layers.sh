@@ -48,7 +48,9 @@ check_tree() {
   # Every source file must sit in a layer's folder.
   while IFS= read -r f; do
     case "$f" in
-      include/aevb/*/*|src/*/*|data_tools/convert/*|data_tools/aevb_data_main.cpp) ;;
+      include/aevb/*/*|src/*/*|data_tools/convert/*) ;;
+      data_tools/*/*) echo "$f: not in a layer's folder (include/aevb/<layer>/, src/<layer>/, data_tools/convert/)"; bad=1 ;;
+      data_tools/*) ;;  # the aevb-data executable (layer data_app)
       *) echo "$f: not in a layer's folder (include/aevb/<layer>/, src/<layer>/, data_tools/convert/)"; bad=1 ;;
     esac
   done < <(find include src data_tools -type f \( -name '*.[ch]pp' -o -name '*.[ch]' -o -name '*.cc' -o -name '*.hh' \
@@ -62,7 +64,8 @@ check_tree() {
       src/apps/*) layer=apps ;;
       src/*/*) layer=${f#src/}; layer=${layer%%/*} ;;
       data_tools/convert/*) layer=convert ;;
-      data_tools/aevb_data_main.cpp) layer=data_app ;;
+      data_tools/*/*) continue ;;  # reported above
+      data_tools/*) layer=data_app ;;
       *) continue ;;  # reported above
     esac
     if [[ -z ${ALLOWED[$layer]+x} ]]; then

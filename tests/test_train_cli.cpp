@@ -334,9 +334,10 @@ TEST(TrainCheckpoints, RollbackSetsNewerCheckpointsAsideAndTrimsMetrics) {
 }
 
 
-// Two restarts with --resume none in quick succession (within one second, on
-// this machine) set two sets of checkpoints aside into two folders: neither
-// overwrites the other.
+// Two restarts with --resume none in quick succession set two sets of
+// checkpoints aside into two folders, also when both fall within one second
+// (the old abandoned-<time> names then collided and the second set overwrote
+// the first; whether they do here depends on the machine's speed).
 TEST(TrainCheckpoints, SetAsideFoldersNeverCollide) {
   TempDir d;
   write_bars_dataset(d / "data", 200);
