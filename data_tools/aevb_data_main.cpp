@@ -282,7 +282,11 @@ int main(int argc, char** argv) {
     code = aevb::kExitInternal;
     message = std::string("internal error: ") + e.what();
   }
-  json line = {{"tool", "aevb-data"}, {"command", command}, {"ok", code == aevb::kExitOk}};
+  // "status" as aevb-train and aevb-eval write it; "ok" stays for older scripts.
+  json line = {{"tool", "aevb-data"},
+               {"command", command},
+               {"status", code == aevb::kExitOk ? "ok" : "error"},
+               {"ok", code == aevb::kExitOk}};
   if (code == aevb::kExitOk) {
     line.update(summary);
   } else {

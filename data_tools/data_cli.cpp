@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "aevb/base/error.hpp"
+#include "aevb/cli/options.hpp"
+#include "aevb/convert/data_options.hpp"
 #include "aevb/io/shard_format.hpp"
 
 namespace aevb::data_cli {
@@ -12,18 +14,27 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Parses args for one subcommand; usage_error (exit 2) for anything Boost rejects.
+// Parses args for one subcommand; usage_error (exit 2) for anything Boost
+// rejects, a stray argument, or a value outside data_option_rules().
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& opts,
                         const po::positional_options_description* pos, const std::string& cmd) {
   po::variables_map vm;
+  const std::string see = " (see 'aevb-data " + cmd + " --help')";
   try {
     po::command_line_parser p(args);
-    p.options(opts);
+    // No prefix guessing: `--shard 2` must not silently mean `--shards 2`.
+    p.options(opts).style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing);
     if (pos) p.positional(*pos);
-    po::store(p.run(), vm);
+    po::parsed_options parsed = p.run();
+    for (const auto& o : parsed.options)
+      if (o.string_key.empty())  // without a positional description Boost would drop it silently
+        throw aevb::usage_error("unexpected argument '" + (o.original_tokens.empty() ? "" : o.original_tokens[0]) +
+                                "'" + see);
+    aevb::check_option_rules(parsed, aevb::data_option_rules());
+    po::store(parsed, vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw aevb::usage_error(std::string(e.what()) + " (see 'aevb-data " + cmd + " --help')");
+    throw aevb::usage_error(std::string(e.what()) + see);
   }
   return vm;
 }

@@ -114,6 +114,11 @@ TEST_P(TrainBadInput, FailsWithOneClearMessageAndLeavesNoOutput) {
   else
     write_bars_dataset(d / "data", 100);
   std::ofstream(d / "file") << "a regular file";
+  std::ofstream(d / "unknown.ini") << "# a comment\nlr = 0.01\nbogus = 3\n";
+  std::ofstream(d / "range.ini") << "lr = inf   # not a learning rate\n";
+  std::ofstream(d / "twice.ini") << "lr = 0.1\n\nlr = 0.2\n";
+  std::ofstream(d / "noeq.ini") << "lr 0.1\n";
+  fs::create_directories(d / "modeldir");
   const RunResult r = run_train(subst(c.args, d), d);
   EXPECT_EQ(r.exit_code, c.exit_code) << r.err;
   EXPECT_EQ(r.err, subst(c.message, d) + "\n");
@@ -133,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"UnknownOption", "--data {data} --out {out} --bogus 3", 2,
                 "aevb-train: error: unrecognised option '--bogus'"},
         BadCase{"BadOptionValue", "--data {data} --out {out} --estimator C", 2,
-                "aevb-train: error: --estimator: unknown estimator 'C', expected A (generic) or B (analytic KL)"},
+                "aevb-train: error: --estimator: expected one of: A, B, got 'C'"},
         BadCase{"BadHiddenList", "--data {data} --out {out} --hidden 500,x", 2,
                 "aevb-train: error: --hidden: expected a comma-separated list of positive layer sizes (e.g. 500 or "
                 "200,200) or none, got '500,x'"},
@@ -148,7 +153,63 @@ INSTANTIATE_TEST_SUITE_P(
                 "aevb-train: error: {data}/train-00000-of-00001.h5: non-finite value nan in /data at row 3 of the shard "
                 "(global row 3), column 1"},
         BadCase{"DynamicBinarizationWithGaussian", "--data {data} --out {out} --decoder gaussian --binarize dynamic",
-                2, "aevb-train: error: --binarize dynamic: only meaningful with --decoder bernoulli"}),
+                2, "aevb-train: error: --binarize dynamic: only meaningful with --decoder bernoulli"},
+        // Issue 9, bug 3: values outside an option's range (the table in train_option_rules()).
+        BadCase{"LrInfinite", "--data {data} --out {out} --lr inf", 2,
+                "aevb-train: error: --lr: expected a finite number > 0, got 'inf'"},
+        BadCase{"InitStdInfinite", "--data {data} --out {out} --init-std inf", 2,
+                "aevb-train: error: --init-std: expected a finite number > 0, got 'inf'"},
+        BadCase{"PriorPrecisionInfinite", "--data {data} --out {out} --weight-prior-precision inf", 2,
+                "aevb-train: error: --weight-prior-precision: expected a finite number >= 0, got 'inf'"},
+        BadCase{"StepGammaNegative", "--data {data} --out {out} --lr-step-gamma -1", 2,
+                "aevb-train: error: --lr-step-gamma: expected a finite number in (0, 1], got '-1'"},
+        BadCase{"StepGammaZero", "--data {data} --out {out} --lr-step-gamma 0", 2,
+                "aevb-train: error: --lr-step-gamma: expected a finite number in (0, 1], got '0'"},
+        BadCase{"StepEpochsZero", "--data {data} --out {out} --lr-step-epochs 0", 2,
+                "aevb-train: error: --lr-step-epochs: expected an integer >= 1, got '0'"},
+        BadCase{"MomentumTwo", "--data {data} --out {out} --momentum 2", 2,
+                "aevb-train: error: --momentum: expected a finite number in [0, 1), got '2'"},
+        BadCase{"AdamBeta1AboveOne", "--data {data} --out {out} --adam-beta1 1.5", 2,
+                "aevb-train: error: --adam-beta1: expected a finite number in [0, 1), got '1.5'"},
+        BadCase{"AdagradEpsNegative", "--data {data} --out {out} --adagrad-eps -1", 2,
+                "aevb-train: error: --adagrad-eps: expected a finite number > 0, got '-1'"},
+        BadCase{"CheckpointSecondsNan", "--data {data} --out {out} --checkpoint-every-seconds nan", 2,
+                "aevb-train: error: --checkpoint-every-seconds: expected a finite number >= 0, got 'nan'"},
+        BadCase{"CheckpointSecondsNegative", "--data {data} --out {out} --checkpoint-every-seconds -5", 2,
+                "aevb-train: error: --checkpoint-every-seconds: expected a finite number >= 0, got '-5'"},
+        BadCase{"ProgressEveryNegative", "--data {data} --out {out} --progress-every -1", 2,
+                "aevb-train: error: --progress-every: expected a finite number >= 0, got '-1'"},
+        BadCase{"MaxTrainRowsMinusTwo", "--data {data} --out {out} --max-train-rows -2", 2,
+                "aevb-train: error: --max-train-rows: expected an integer >= 1, or -1 (all), got '-2'"},
+        BadCase{"SeedNegative", "--data {data} --out {out} --seed -1", 2,
+                "aevb-train: error: --seed: expected an integer >= 0, got '-1'"},
+        BadCase{"WordOutsideList", "--data {data} --out {out} --overlap maybe", 2,
+                "aevb-train: error: --overlap: expected one of: on, off, auto, got 'maybe'"},
+        // Bug 4: silent nonsense.
+        BadCase{"ConfigIsADirectory", "--data {data} --out {out} --config {dir}", 2,
+                "aevb-train: error: --config {dir}: is a directory; expected an INI file of 'name = value' lines"},
+        BadCase{"EmptyTestSplitAsked", "--data {data} --out {out} --max-test-rows 0", 2,
+                "aevb-train: error: --max-test-rows: expected an integer >= 1, or -1 (all), got '0'"},
+        BadCase{"StrayPositionalArgument", "--data {data} --out {out} 50", 2,
+                "aevb-train: error: unexpected argument '50' (every value belongs to an option: --name value)"},
+        BadCase{"NoPrefixGuessing", "--data {data} --out {out} --epoch 2", 2,
+                "aevb-train: error: unrecognised option '--epoch'"},
+        BadCase{"BatchLargerThanSplit", "--data {data} --out {out} --batch 101", 2,
+                "aevb-train: error: --batch 101: larger than the 100 training rows of split 'train' of {data}; "
+                "use --batch 100 or less"},
+        // Bug 9: config-file errors name the file and the line.
+        BadCase{"ConfigUnknownOption", "--data {data} --out {out} --config {dir}/unknown.ini", 2,
+                "aevb-train: error: --config {dir}/unknown.ini:3: unrecognised option 'bogus'"},
+        BadCase{"ConfigValueOutOfRange", "--data {data} --out {out} --config {dir}/range.ini", 2,
+                "aevb-train: error: --lr (in {dir}/range.ini:1): expected a finite number > 0, got 'inf'"},
+        BadCase{"ConfigOptionTwice", "--data {data} --out {out} --config {dir}/twice.ini", 2,
+                "aevb-train: error: --config {dir}/twice.ini:3: 'lr' is already set on line 1"},
+        BadCase{"ConfigLineWithoutEquals", "--data {data} --out {out} --config {dir}/noeq.ini", 2,
+                "aevb-train: error: --config {dir}/noeq.ini:1: expected 'name = value', got 'lr 0.1'"},
+        // Bug 10: outputs checked before training, naming the option.
+        BadCase{"ModelOutIsADirectory", "--data {data} --out {out} --model-out {dir}/modeldir", 4,
+                "aevb-train: error: --model-out {dir}/modeldir: is a directory; expected a file path (e.g. "
+                "{dir}/modeldir/model.h5)"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
 
 
@@ -318,7 +379,7 @@ TEST(TrainCheckpoints, RollbackSetsNewerCheckpointsAsideAndTrimsMetrics) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("2 newer checkpoint(s) moved to " + checkpoint_dir(run) + "/abandoned-"), std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("changed options: lr (0.0199999996 -> 0.00999999978)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("changed options: lr (0.02 -> 0.01)"), std::string::npos) << r.err;
   const auto ckpts = list_checkpoints(run);
   ASSERT_EQ(ckpts.size(), 2u);
   EXPECT_EQ(read_step_from_name(ckpts[0]), 30);

@@ -114,6 +114,12 @@ std::vector<int64_t> resolve_split(const std::vector<SplitRequest>& req, int64_t
     throw usage_error("--split asks for " + std::to_string(used) + " rows but " + total +
                       " (name one split 'rest' to take the remainder)");
   }
+  // A split without rows is a dataset nobody can train or evaluate on (an
+  // empty test split once scored a "perfect" ELBO of 0).
+  for (size_t i = 0; i < req.size(); ++i)
+    if (rows[i] == 0)
+      throw usage_error("--split: split '" + req[i].name + "' would have no rows (" + total +
+                        "); leave it out of --split");
   return rows;
 }
 

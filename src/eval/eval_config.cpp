@@ -2,7 +2,6 @@
 
 #include <boost/program_options.hpp>
 #include <iostream>
-#include <sstream>
 
 #include "aevb/cli/options.hpp"
 #include "aevb/base/error.hpp"
@@ -38,18 +37,22 @@ std::vector<int64_t> parse_k_list(const std::string& text) {
   return ks;
 }
 
-namespace {
-
-template <class T>
-void require(bool ok, const char* opt, const T& v, const char* expected) {
-  if (!ok) {
-    std::ostringstream s;
-    s << "--" << opt << ": expected " << expected << ", got " << v;
-    throw usage_error(s.str());
-  }
+const OptionRules& eval_option_rules() {
+  using R = OptionRule;
+  static const OptionRules rules = {
+      R::integer("max-points").ge(1).or_value(-1, "all"),
+      R::words("binarize", {"auto", "dynamic", "none"}),
+      R::integer("binarize-seed").ge(0),
+      R::integer("seed").ge(0),
+      R::integer("elbo-samples").ge(1).lt(1 << 24),   // the noise key's sample field (base/rng.hpp)
+      R::integer("prior-samples").ge(0).lt(1 << 24),
+      R::integer("chunk-rows").ge(1).le(int64_t{1} << 30),
+      R::integer("threads").ge(1).le(1024),
+      R::real("progress-every").ge(0),
+      R::real("watchdog-seconds").ge(0),
+  };
+  return rules;
 }
-
-}  // namespace
 
 bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
   po::options_description in("Inputs");
@@ -74,14 +77,20 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
   run.add_options()
     ("chunk-rows", po::value(&c.chunk_rows)->default_value(c.chunk_rows), "rows (point, sample) per decoder call")
     ("threads", po::value(&c.threads)->default_value(c.threads), "compute threads per rank")
-    ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every), "seconds between progress lines (0 = none)")
-    ("out", po::value(&c.out_path)->default_value(c.out_path), "results file (HDF5, written atomically)");
+    ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every, default_text(c.progress_every)),
+     "seconds between progress lines (0 = none)")
+    ("watchdog-seconds", po::value(&c.watchdog_seconds)->default_value(c.watchdog_seconds, default_text(c.watchdog_seconds)),
+     "end the job with a message naming the rank when a block of points makes no progress for this long (0 = off)")
+    ("out", po::value(&c.out_path)->default_value(c.out_path),
+     "results file (HDF5, written atomically); an interrupted evaluation keeps its finished points in OUT.partial "
+     "and the same command resumes from them")
+    ("force", po::bool_switch(&c.force), "replace an existing results file --out");
   po::options_description cmdline;
   cmdline.add_options()("help,h", "print this help and exit")("version", "print the version and exit");
   cmdline.add(in).add(est).add(run);
   po::variables_map vm;
   try {
-    po::store(parse_last_wins(argc, argv, cmdline), vm);
+    po::store(parse_last_wins(argc, argv, cmdline, eval_option_rules()), vm);
     if (vm.count("version")) {
       if (print_help) std::cout << "aevb-eval " << version() << std::endl;
       return false;
@@ -93,7 +102,9 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
                      "Usage: [mpirun -np P] aevb-eval --model FILE --data DIR [options]\n"
                   << cmdline
                   << "\nExit codes: 0 done, 2 bad option, 3 bad input file (missing, corrupted, model and data of\n"
-                     "different dimension), 4 cannot write the results file, 1 internal error.\n"
+                     "different dimension), 4 cannot write the results file (or it exists: --force), 75 stopped\n"
+                     "by SIGINT/SIGTERM/SIGUSR1 with the finished points kept in OUT.partial (run the same\n"
+                     "command again to resume), 1 internal error.\n"
                      "Summary lines go to stderr; the last line on stdout is a JSON summary.\n";
       return false;
     }
@@ -104,16 +115,8 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
   if (c.model_path.empty()) throw usage_error("--model: required (a model file written by aevb-train, or a checkpoint)");
   if (c.data_dir.empty()) throw usage_error("--data: required (a dataset directory written by aevb-data)");
   c.ks = parse_k_list(c.k_text);
-  require(c.binarize == "auto" || c.binarize == "dynamic" || c.binarize == "none", "binarize", c.binarize,
-          "auto, dynamic or none");
-  require(c.elbo_samples >= 1, "elbo-samples", c.elbo_samples, "an integer >= 1");
-  require(c.prior_samples >= 0 && c.prior_samples < (int64_t{1} << 24), "prior-samples", c.prior_samples,
-          "an integer in [0, 16777215]");
-  require(c.max_points == -1 || c.max_points >= 1, "max-points", c.max_points, "-1 or an integer >= 1");
-  require(c.chunk_rows >= 1, "chunk-rows", c.chunk_rows, "an integer >= 1");
-  require(c.threads >= 1, "threads", c.threads, "an integer >= 1");
-  require(c.progress_every >= 0, "progress-every", c.progress_every, "a number >= 0");
-  require(!c.out_path.empty(), "out", "''", "a file path");
+  // Ranges and words: eval_option_rules(), checked as the options are read.
+  if (c.out_path.empty()) throw usage_error("--out: expected a results file path, got ''");
   return true;
 }
 

@@ -1,7 +1,6 @@
 #include "aevb/train/train_config.hpp"
 
 #include <boost/program_options.hpp>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -40,21 +39,21 @@ po::options_description describe_options(TrainConfig& c) {
   po::options_description init("Initialization");
   init.add_options()
     ("init", po::value(&c.init)->default_value(c.init), "normal (N(0, init-std^2), AEVB paper) | glorot (uniform, IWAE paper)")
-    ("init-std", po::value(&c.init_std)->default_value(c.init_std), "standard deviation for --init normal")
+    ("init-std", po::value(&c.init_std)->default_value(c.init_std, default_text(c.init_std)), "standard deviation for --init normal")
     ("output-bias-init", po::value(&c.output_bias_init)->default_value(c.output_bias_init), "zero | mean: decoder output bias = logit of the mean training input");
   po::options_description opt("Optimizer");
   opt.add_options()
     ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "adagrad | adam | sgd (sgd: momentum)")
-    ("lr", po::value(&c.schedule.base_lr)->default_value(c.schedule.base_lr), "learning rate (base of the schedule)")
+    ("lr", po::value(&c.schedule.base_lr)->default_value(c.schedule.base_lr, default_text(c.schedule.base_lr)), "learning rate (base of the schedule)")
     ("lr-schedule", po::value(&c.lr_schedule)->default_value(c.lr_schedule), "constant | step | iwae (stage i: 3^i epochs at lr*10^(-i/7))")
-    ("lr-step-gamma", po::value(&c.schedule.step_gamma)->default_value(c.schedule.step_gamma), "step schedule: factor per period")
+    ("lr-step-gamma", po::value(&c.schedule.step_gamma)->default_value(c.schedule.step_gamma, default_text(c.schedule.step_gamma)), "step schedule: factor per period")
     ("lr-step-epochs", po::value(&c.schedule.step_epochs)->default_value(c.schedule.step_epochs), "step schedule: period in epochs")
-    ("adagrad-eps", po::value(&c.opt.adagrad_eps)->default_value(c.opt.adagrad_eps), "Adagrad epsilon")
-    ("adam-beta1", po::value(&c.opt.adam_beta1)->default_value(c.opt.adam_beta1), "Adam beta1")
-    ("adam-beta2", po::value(&c.opt.adam_beta2)->default_value(c.opt.adam_beta2), "Adam beta2")
-    ("adam-eps", po::value(&c.opt.adam_eps)->default_value(c.opt.adam_eps), "Adam epsilon")
-    ("momentum", po::value(&c.opt.momentum)->default_value(c.opt.momentum), "SGD momentum")
-    ("weight-prior-precision", po::value(&c.opt.prior_precision)->default_value(c.opt.prior_precision),
+    ("adagrad-eps", po::value(&c.opt.adagrad_eps)->default_value(c.opt.adagrad_eps, default_text(c.opt.adagrad_eps)), "Adagrad epsilon")
+    ("adam-beta1", po::value(&c.opt.adam_beta1)->default_value(c.opt.adam_beta1, default_text(c.opt.adam_beta1)), "Adam beta1")
+    ("adam-beta2", po::value(&c.opt.adam_beta2)->default_value(c.opt.adam_beta2, default_text(c.opt.adam_beta2)), "Adam beta2")
+    ("adam-eps", po::value(&c.opt.adam_eps)->default_value(c.opt.adam_eps, default_text(c.opt.adam_eps)), "Adam epsilon")
+    ("momentum", po::value(&c.opt.momentum)->default_value(c.opt.momentum, default_text(c.opt.momentum)), "SGD momentum")
+    ("weight-prior-precision", po::value(&c.opt.prior_precision)->default_value(c.opt.prior_precision, default_text(c.opt.prior_precision)),
      "lambda of the weight prior N(0, I/lambda) (MAP; the AEVB paper's N(0, I) is 1); 0 = none");
   po::options_description train("Training");
   train.add_options()
@@ -69,11 +68,13 @@ po::options_description describe_options(TrainConfig& c) {
     ("out", po::value(&c.out_dir)->default_value(c.out_dir), "run directory (config.ini, metrics.jsonl, model.h5, checkpoints)")
     ("metrics", po::value(&c.metrics_path), "metrics JSON lines file (default <out>/metrics.jsonl)")
     ("model-out", po::value(&c.model_path), "model file (default <out>/model.h5)")
-    ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every), "seconds between progress lines on stderr (0 = off)");
+    ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every, default_text(c.progress_every)), "seconds between progress lines on stderr (0 = off)");
   po::options_description ckpt("Checkpoints and data parallelism");
   ckpt.add_options()
     ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps), "checkpoint every N steps (0 = off)")
-    ("checkpoint-every-seconds", po::value(&c.checkpoint_every_seconds)->default_value(c.checkpoint_every_seconds), "checkpoint every T seconds (0 = off)")
+    ("watchdog-seconds", po::value(&c.watchdog_seconds)->default_value(c.watchdog_seconds, default_text(c.watchdog_seconds)),
+     "end the job with a message naming the rank when a step makes no progress for this long (0 = off)")
+    ("checkpoint-every-seconds", po::value(&c.checkpoint_every_seconds)->default_value(c.checkpoint_every_seconds, default_text(c.checkpoint_every_seconds)), "checkpoint every T seconds (0 = off)")
     ("keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "keep the newest K checkpoints")
     ("resume", po::value(&c.resume)->default_value(c.resume), "auto (newest valid checkpoint in <out>/checkpoints, if any) | none | PATH")
     ("check-every", po::value(&c.check_every)->default_value(c.check_every), "compare a parameter hash across ranks every N steps (0 = off)")
@@ -83,45 +84,69 @@ po::options_description describe_options(TrainConfig& c) {
   return all;
 }
 
-template <class T>
-void require(bool ok, const std::string& opt, const T& got, const std::string& expected) {
-  if (!ok) {
-    std::ostringstream s;
-    s << "--" << opt << ": expected " << expected << ", got " << got;
-    throw usage_error(s.str());
-  }
-}
-
 void validate(TrainConfig& c) {
+  // Ranges and words are checked by train_option_rules() as the options are read.
   if (c.data_dir.empty()) throw usage_error("--data: required (a dataset directory made by aevb-data convert)");
+  if (c.out_dir.empty()) throw usage_error("--out: expected a run directory, got ''");
   c.model.hidden = ModelSpec::parse_hidden(c.hidden);
   c.model.activation = parse_activation(c.activation);
   c.model.decoder = parse_decoder(c.decoder);
-  require(c.gaussian_mean == "sigmoid" || c.gaussian_mean == "identity", "gaussian-mean", c.gaussian_mean, "sigmoid or identity");
   c.model.gaussian_sigmoid_mean = c.gaussian_mean == "sigmoid";
   (void)c.estimator_kind();
   c.opt.kind = parse_optimizer(c.optimizer);
   c.schedule.kind = parse_schedule(c.lr_schedule);
   (void)parse_init(c.init);
-  require(c.output_bias_init == "zero" || c.output_bias_init == "mean", "output-bias-init", c.output_bias_init, "zero or mean");
-  require(c.binarize == "auto" || c.binarize == "dynamic" || c.binarize == "none", "binarize", c.binarize, "auto, dynamic or none");
-  require(c.model.latent > 0, "latent", c.model.latent, "a positive integer");
-  require(c.samples >= 1, "samples", c.samples, "an integer >= 1");
-  require(c.batch >= 1, "batch", c.batch, "an integer >= 1");
-  require(c.epochs >= 0, "epochs", c.epochs, "an integer >= 0");
-  require(c.threads >= 1, "threads", c.threads, "an integer >= 1");
-  require(c.schedule.base_lr > 0, "lr", c.schedule.base_lr, "a positive number");
-  require(c.init_std > 0, "init-std", c.init_std, "a positive number");
-  require(c.opt.prior_precision >= 0, "weight-prior-precision", c.opt.prior_precision, "a number >= 0");
-  require(c.eval_every >= 0, "eval-every", c.eval_every, "an integer >= 0");
-  require(c.keep_checkpoints >= 1, "keep-checkpoints", c.keep_checkpoints, "an integer >= 1");
-  require(c.checkpoint_every_steps >= 0, "checkpoint-every-steps", c.checkpoint_every_steps, "an integer >= 0");
-  require(c.overlap == "on" || c.overlap == "off" || c.overlap == "auto", "overlap", c.overlap, "on, off or auto");
+  if (c.binarize == "dynamic" && c.model.decoder != DecoderKind::kBernoulli)
+    throw usage_error("--binarize dynamic: only meaningful with --decoder bernoulli");
   if (c.metrics_path.empty()) c.metrics_path = c.out_dir + "/metrics.jsonl";
   if (c.model_path.empty()) c.model_path = c.out_dir + "/model.h5";
 }
 
 }  // namespace
+
+const OptionRules& train_option_rules() {
+  using R = OptionRule;
+  static const OptionRules rules = {
+      R::integer("max-train-rows").ge(1).or_value(-1, "all"),
+      R::integer("max-test-rows").ge(1).or_value(-1, "all"),
+      R::words("binarize", {"auto", "dynamic", "none"}),
+      R::integer("latent").ge(1).le(1 << 20),
+      R::words("activation", {"tanh", "relu", "softplus"}),
+      R::words("decoder", {"bernoulli", "gaussian"}),
+      R::words("gaussian-mean", {"sigmoid", "identity"}),
+      R::words("estimator", {"A", "B"}),
+      R::integer("samples").ge(1).lt(1 << 24),  // the noise key's sample field (base/rng.hpp)
+      R::integer("batch").ge(1),
+      R::words("init", {"normal", "glorot"}),
+      R::real("init-std").gt(0),
+      R::words("output-bias-init", {"zero", "mean"}),
+      R::words("optimizer", {"adagrad", "adam", "sgd"}),
+      R::real("lr").gt(0),
+      R::words("lr-schedule", {"constant", "step", "iwae"}),
+      R::real("lr-step-gamma").gt(0).le(1),
+      R::integer("lr-step-epochs").ge(1),
+      R::real("adagrad-eps").gt(0),
+      R::real("adam-beta1").ge(0).lt(1),
+      R::real("adam-beta2").ge(0).lt(1),
+      R::real("adam-eps").gt(0),
+      R::real("momentum").ge(0).lt(1),
+      R::real("weight-prior-precision").ge(0),
+      R::integer("epochs").ge(0),
+      R::integer("max-steps").ge(1).or_value(-1, "no limit"),
+      R::integer("seed").ge(0),
+      R::integer("eval-seed").ge(0),
+      R::integer("eval-every").ge(0),
+      R::integer("threads").ge(1).le(1024),
+      R::real("progress-every").ge(0),
+      R::integer("checkpoint-every-steps").ge(0),
+      R::real("checkpoint-every-seconds").ge(0),
+      R::real("watchdog-seconds").ge(0),
+      R::integer("keep-checkpoints").ge(1),
+      R::integer("check-every").ge(0),
+      R::words("overlap", {"on", "off", "auto"}),
+  };
+  return rules;
+}
 
 bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) {
   po::options_description all = describe_options(c);
@@ -133,7 +158,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
   cmdline.add(generic).add(all);
   po::variables_map vm;
   try {
-    po::store(parse_last_wins(argc, argv, cmdline), vm);
+    po::store(parse_last_wins(argc, argv, cmdline, train_option_rules()), vm);
     if (vm.count("version")) {
       if (print_help) std::cout << "aevb-train " << version() << std::endl;
       return false;
@@ -149,12 +174,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
       }
       return false;
     }
-    if (vm.count("config")) {
-      config_file = vm["config"].as<std::string>();
-      std::ifstream f(config_file);
-      if (!f) throw usage_error("--config: cannot open '" + config_file + "'");
-      po::store(po::parse_config_file(f, all), vm);  // values already set on the command line win
-    }
+    if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), all, train_option_rules(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw usage_error(e.what());
@@ -171,17 +191,17 @@ std::string TrainConfig::to_ini() const {
     << "\nmax-train-rows = " << max_train_rows << "\nmax-test-rows = " << max_test_rows << "\nbinarize = " << binarize
     << "\nhidden = " << hidden << "\nlatent = " << model.latent << "\nactivation = " << activation
     << "\ndecoder = " << decoder << "\ngaussian-mean = " << gaussian_mean << "\nestimator = " << estimator
-    << "\nsamples = " << samples << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << init_std
-    << "\noutput-bias-init = " << output_bias_init << "\noptimizer = " << optimizer << "\nlr = " << schedule.base_lr
-    << "\nlr-schedule = " << lr_schedule << "\nlr-step-gamma = " << schedule.step_gamma
-    << "\nlr-step-epochs = " << schedule.step_epochs << "\nadagrad-eps = " << opt.adagrad_eps
-    << "\nadam-beta1 = " << opt.adam_beta1 << "\nadam-beta2 = " << opt.adam_beta2 << "\nadam-eps = " << opt.adam_eps
-    << "\nmomentum = " << opt.momentum << "\nweight-prior-precision = " << opt.prior_precision
+    << "\nsamples = " << samples << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << default_text(init_std)
+    << "\noutput-bias-init = " << output_bias_init << "\noptimizer = " << optimizer << "\nlr = " << default_text(schedule.base_lr)
+    << "\nlr-schedule = " << lr_schedule << "\nlr-step-gamma = " << default_text(schedule.step_gamma)
+    << "\nlr-step-epochs = " << schedule.step_epochs << "\nadagrad-eps = " << default_text(opt.adagrad_eps)
+    << "\nadam-beta1 = " << default_text(opt.adam_beta1) << "\nadam-beta2 = " << default_text(opt.adam_beta2) << "\nadam-eps = " << default_text(opt.adam_eps)
+    << "\nmomentum = " << default_text(opt.momentum) << "\nweight-prior-precision = " << default_text(opt.prior_precision)
     << "\nepochs = " << epochs << "\nmax-steps = " << max_steps << "\nseed = " << seed << "\neval-seed = " << eval_seed
     << "\neval-every = " << eval_every << "\nthreads = " << threads << "\nout = " << out_dir
-    << "\nmetrics = " << metrics_path << "\nmodel-out = " << model_path << "\nprogress-every = " << progress_every
+    << "\nmetrics = " << metrics_path << "\nmodel-out = " << model_path << "\nprogress-every = " << default_text(progress_every)
     << "\ncheckpoint-every-steps = " << checkpoint_every_steps
-    << "\ncheckpoint-every-seconds = " << checkpoint_every_seconds << "\nkeep-checkpoints = " << keep_checkpoints
+    << "\ncheckpoint-every-seconds = " << default_text(checkpoint_every_seconds) << "\nwatchdog-seconds = " << default_text(watchdog_seconds) << "\nkeep-checkpoints = " << keep_checkpoints
     << "\nresume = " << resume << "\ncheck-every = " << check_every << "\noverlap = " << overlap << "\n";
   return s.str();
 }

@@ -1,6 +1,7 @@
 #include "aevb/train/train_inputs.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "aevb/base/error.hpp"
 #include "aevb/base/partition.hpp"
@@ -17,8 +18,15 @@ void prepare_outputs(const TrainConfig& cfg) {
   make_output_dir(cfg.out_dir);
   require_writable_dir(cfg.out_dir, "cannot write the run directory");
   make_output_dir(checkpoint_dir(cfg.out_dir));
-  require_writable_dir(parent_dir(cfg.model_path), "cannot write the model file " + cfg.model_path);
-  require_writable_dir(parent_dir(cfg.metrics_path), "cannot write the metrics file " + cfg.metrics_path);
+  // Checked now, not when the run ends: a model file path that names a
+  // directory would otherwise fail only after the whole run.
+  for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"model-out", cfg.model_path},
+                                     {"metrics", cfg.metrics_path}}) {
+    if (std::filesystem::is_directory(path))
+      throw output_error(std::string("--") + option + " " + path + ": is a directory; expected a file path (e.g. " +
+                         path + "/" + (option == std::string("metrics") ? "metrics.jsonl" : "model.h5") + ")");
+    require_writable_dir(parent_dir(path), std::string("--") + option + ": cannot write " + path);
+  }
 }
 
 void load_train_split(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& in) {
@@ -36,6 +44,12 @@ void load_train_split(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& 
     else
       load_split(in.manifest, cfg.train_split, in.validate, in.n_train);
   }
+  // After the rows are validated (a bad file is the more basic error).
+  // One smaller batch per epoch is not what --batch asked for.
+  if (cfg.batch > in.n_train)
+    throw usage_error("--batch " + std::to_string(cfg.batch) + ": larger than the " + std::to_string(in.n_train) +
+                      " training rows of split '" + cfg.train_split + "' of " + cfg.data_dir +
+                      "; use --batch " + std::to_string(in.n_train) + " or less");
   std::string f = std::to_string(in.n_train);
   for (const auto& s : in.train_info.shards) f += ":" + s.data_sha256;
   in.fingerprint = sha256_hex(f.data(), f.size());
@@ -48,6 +62,10 @@ void load_test_part(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& in
     throw input_error(cfg.data_dir + ": split '" + cfg.test_split + "' has " + std::to_string(cols) +
                       " values per row but '" + cfg.train_split + "' has " + std::to_string(in.train_info.cols));
   const int64_t n = cfg.max_test_rows >= 0 ? std::min(cfg.max_test_rows, ti.rows) : ti.rows;
+  // An ELBO over no points would be reported as 0, a perfect score.
+  if (n == 0)
+    throw input_error(cfg.data_dir + ": test split '" + cfg.test_split +
+                      "' has no rows; to train without a test set use --test-split ''");
   const Range part = part_of(0, n, comm.rank(), comm.size());
   std::vector<int64_t> mine;
   for (int64_t i = part.lo; i < part.hi; ++i) mine.push_back(i);
@@ -65,8 +83,6 @@ TrainInputs load_train_inputs(const TrainConfig& cfg, const MpiComm& comm) {
     in.manifest = Manifest::load(cfg.data_dir);
     in.train_info = in.manifest.split(cfg.train_split);
     const bool bernoulli = cfg.model.decoder == DecoderKind::kBernoulli;
-    if (cfg.binarize == "dynamic" && !bernoulli)
-      throw usage_error("--binarize dynamic: only meaningful with --decoder bernoulli");
     in.dynamic_binarization = binarization_applies(cfg.binarize, bernoulli, in.train_info.binarization);
     in.validate.require_unit_interval = bernoulli;
     load_train_split(cfg, comm, in);
@@ -79,7 +95,11 @@ RunIdentity run_identity(const TrainConfig& cfg, const TrainInputs& in, const Mp
   RunIdentity id;
   id.dataset = in.manifest.name;
   id.train_split = cfg.train_split;
-  id.binarization = in.dynamic_binarization ? "dynamic" : in.train_info.binarization;
+  // Grey levels of a "dynamic" split that a Gaussian decoder models as real
+  // values were not binarized: the model file must say none.
+  id.binarization = in.dynamic_binarization                   ? "dynamic"
+                    : in.train_info.binarization == "dynamic" ? "none"
+                                                              : in.train_info.binarization;
   id.data_fingerprint = in.fingerprint;
   id.optimizer = cfg.optimizer;
   id.config_ini = cfg.to_ini();

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "aevb/cli/option_rules.hpp"
+
 namespace aevb {
 
 struct EvalConfig {
@@ -19,12 +21,17 @@ struct EvalConfig {
   int64_t chunk_rows = 2000;
   int threads = 1;
   double progress_every = 10;  // seconds between progress lines on stderr; 0 = none
+  double watchdog_seconds = 1800;  // a block without progress this long ends the job; 0 = off
   std::string out_path = "results.h5";
+  bool force = false;  // replace an existing results file
 };
 
 // "1,10,100" -> {1, 10, 100}; usage_error unless a strictly increasing list of
 // integers >= 1.
 std::vector<int64_t> parse_k_list(const std::string& text);
+
+// The allowed values of aevb-eval's options (docs/options.md).
+const OptionRules& eval_option_rules();
 
 // Returns false when --help was asked for (printed if print_help). usage_error
 // (exit 2) on any bad option.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "aevb/cli/option_rules.hpp"
 #include "aevb/core/optimizer.hpp"
 #include "aevb/core/sgvb.hpp"
 #include "aevb/core/vae.hpp"
@@ -43,6 +44,7 @@ struct TrainConfig {
   // checkpoints, resume and data parallelism
   int64_t checkpoint_every_steps = 0;
   double checkpoint_every_seconds = 0;
+  double watchdog_seconds = 1800;  // no progress this long -> end the job naming the rank; 0 = off
   int64_t keep_checkpoints = 3;
   std::string resume = "auto";  // auto | none | <path>
   int64_t check_every = 1000;   // steps between cross-rank parameter hash checks
@@ -54,6 +56,9 @@ struct TrainConfig {
 
 // Parses argv (and --config FILE). Returns false if --help was given (the help
 // text has been printed to stdout). Throws usage_error for anything invalid.
+// The allowed values of aevb-train's options (docs/options.md).
+const OptionRules& train_option_rules();
+
 bool parse_train_config(int argc, char** argv, TrainConfig& cfg, bool print_help);
 
 }  // namespace aevb
