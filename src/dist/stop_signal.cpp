@@ -15,6 +15,10 @@ void install_stop_signal_handlers() {
   sa.sa_flags = SA_RESTART;  // do not break MPI's or HDF5's system calls
   sigaction(SIGUSR1, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // Ctrl-C: the first one stops at the next boundary like SIGTERM; the handler
+  // then reverts to the default, so a second Ctrl-C kills at once.
+  sa.sa_flags = SA_RESTART | SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
 }
 
 bool stop_signal_received() { return g_signal != 0; }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <unordered_map>
 
 #include "aevb/io/dataset.hpp"
 #include "aevb/core/dnnl_context.hpp"
@@ -20,6 +21,8 @@
 #include "aevb/base/clock.hpp"
 #include "aevb/base/partition.hpp"
 #include "aevb/io/binarization.hpp"
+#include "aevb/base/watchdog.hpp"
+#include "aevb/dist/stop_signal.hpp"
 
 namespace aevb {
 
@@ -45,6 +48,10 @@ Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
       if (std::filesystem::is_directory(cfg.out_path))
         throw output_error("--out " + cfg.out_path + " is a directory; expected a results file path (e.g. " +
                            cfg.out_path + "/eval.h5)");
+      // Checked before any compute: a finished evaluation is not replaced silently.
+      if (std::filesystem::exists(cfg.out_path) && !cfg.force)
+        throw output_error("--out " + cfg.out_path + " exists (a finished evaluation); use --force to replace it, "
+                           "or choose another --out");
     }
     in.model = load_model_or_checkpoint(cfg.model_path);
     const ModelSpec& spec = in.model.model->spec();
@@ -130,70 +137,20 @@ void print_header(const EvalConfig& cfg, const Inputs& in, const Plan& p, const 
   std::cerr << s.str() << std::flush;
 }
 
-struct IsResult {
-  std::vector<double> log_px;  // n x nK
-  double seconds = 0, evals = 0;  // slowest rank; sample evaluations over all ranks
+// Finished points of an interrupted evaluation (OUT.partial) with the same
+// settings: they are copied, not recomputed.
+struct Finished {
+  EvalResults r;
+  std::unordered_map<int64_t, size_t> row;  // global index -> row of r
+  bool has(int64_t g) const { return row.count(g) != 0; }
 };
 
-// Importance sampling of this rank's points, in blocks of whole units (progress lines between blocks).
-IsResult importance_sample(const EvalConfig& cfg, const Inputs& in, Plan& p, const MpiComm& comm) {
-  const int64_t n = p.n(), nK = static_cast<int64_t>(cfg.ks.size()), D = in.data.cols;
-  IsResult r;
-  r.log_px.resize(static_cast<size_t>(n * nK));
-  const int64_t block = p.unit * std::max<int64_t>(1, 200000 / (cfg.ks.back() * p.unit));  // ~200k samples
-  const double t0 = now_s();
-  double last_progress = t0;
-  for (int64_t b = 0; b < n; b += block) {
-    const int64_t nb = std::min(block, n - b);
-    p.is->run(in.data.x.data() + (p.lo + b) * D, in.data.global_index.data() + p.lo + b, nb,
-              r.log_px.data() + b * nK);
-    if (comm.rank() == 0 && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
-      last_progress = now_s();
-      std::cerr << kTool << ": rank 0: " << b + nb << "/" << n << " points, "
-                << fmt("%.0f sample evaluations/s", static_cast<double>(p.is->sample_evals()) / (last_progress - t0))
-                << std::endl;
-    }
-  }
-  r.seconds = comm.allreduce_max(now_s() - t0);
-  r.evals = static_cast<double>(p.is->sample_evals());
-  comm.allreduce_sum(&r.evals, 1);
-  return r;
-}
+std::string partial_path(const EvalConfig& cfg) { return cfg.out_path + ".partial"; }
 
-// Per-point ELBO (estimator B, as aevb-train's test ELBO: same noise for the same seed).
-void per_point_elbo(const EvalConfig& cfg, const Inputs& in, const Plan& p, Vae& m, EvalResults& local) {
-  const int64_t n = p.n();
-  local.elbo.resize(static_cast<size_t>(n));
-  local.rec.resize(static_cast<size_t>(n));
-  local.kl.resize(static_cast<size_t>(n));
-  Sgvb sg(m, Estimator::kB, cfg.elbo_samples);
-  std::vector<PointElbo> terms(static_cast<size_t>(p.unit));
-  for (int64_t b = 0; b < n; b += p.unit) {
-    const int64_t nb = std::min(p.unit, n - b);
-    sg.evaluate({in.data.row(p.lo + b), in.data.global_index.data() + p.lo + b, nb},
-                {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
-    for (int64_t i = 0; i < nb; ++i) {
-      const PointElbo& t = terms[static_cast<size_t>(i)];
-      local.elbo[static_cast<size_t>(b + i)] = t.elbo;
-      local.rec[static_cast<size_t>(b + i)] = t.rec;
-      local.kl[static_cast<size_t>(b + i)] = t.kl;
-    }
-  }
-}
-
-// Naive Monte Carlo with the prior as proposal (--prior-samples).
-std::vector<double> prior_sampling(const Inputs& in, Plan& p) {
-  std::vector<double> out(static_cast<size_t>(p.n()));
-  for (int64_t b = 0; b < p.n(); b += p.unit)
-    p.prior->run(in.data.row(p.lo + b), in.data.global_index.data() + p.lo + b, std::min(p.unit, p.n() - b),
-                 out.data() + b);
-  return out;
-}
-
-// Rank 0: the results file and the JSON summary (with the same numbers on stderr).
-json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults& r, const IsResult& is,
-                         double t_start) {
-  const int64_t N = in.data.rows, nK = static_cast<int64_t>(cfg.ks.size());
+// What identifies an evaluation: the same model, data and estimator settings
+// give the same per-point numbers (they do not depend on the rank count).
+EvalResults describe_run(const EvalConfig& cfg, const Inputs& in) {
+  EvalResults r;
   r.k_values = cfg.ks;
   r.model_path = cfg.model_path;
   r.model_format = in.model.meta.format;
@@ -207,10 +164,208 @@ json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults& r
   r.binarize_seed = cfg.binarize_seed;
   r.elbo_samples = cfg.elbo_samples;
   r.prior_samples = cfg.prior_samples;
+  return r;
+}
+
+// Every rank reads OUT.partial (rank 0 writes, everyone reads); --force ignores it.
+Finished load_finished(const EvalConfig& cfg, const Inputs& in, const MpiComm& comm) {
+  Finished f;
+  collectively(comm, kTool, [&] {
+    if (cfg.force || !std::filesystem::exists(partial_path(cfg))) return;
+    f.r = read_eval_results(partial_path(cfg));
+    const EvalResults want = describe_run(cfg, in);
+    std::string diff;
+    auto cmp = [&](const char* what, const auto& a, const auto& b) {
+      if (!(a == b)) diff += std::string(diff.empty() ? "" : ", ") + what;
+    };
+    cmp("model parameters", f.r.model_params_sha256, want.model_params_sha256);
+    cmp("dataset", f.r.dataset, want.dataset);
+    cmp("split", f.r.split, want.split);
+    cmp("k", f.r.k_values, want.k_values);
+    cmp("seed", f.r.seed, want.seed);
+    cmp("binarization", f.r.binarization, want.binarization);
+    cmp("binarize-seed", f.r.binarize_seed, want.binarize_seed);
+    cmp("elbo-samples", f.r.elbo_samples, want.elbo_samples);
+    cmp("prior-samples", f.r.prior_samples, want.prior_samples);
+    if (!diff.empty())
+      throw output_error(partial_path(cfg) + ": the finished points of an interrupted evaluation with other settings (" +
+                         diff + " differ); resume it with the same options, remove it, or use --force");
+  });
+  for (size_t i = 0; i < f.r.index.size(); ++i) f.row.emplace(f.r.index[i], i);
+  if (comm.rank() == 0 && !f.row.empty())
+    std::cerr << kTool << ": resuming: " << f.row.size() << " point(s) already finished in " << partial_path(cfg)
+              << std::endl;
+  return f;
+}
+
+// This rank's points [lo, hi): per-point results, in the rank's order.
+struct Local {
+  EvalResults r;
+  std::vector<uint8_t> have;  // the point's results are final
+  double is_seconds = 0, evals = 0;
+  bool stopped = false;  // a stop signal ended the loop before every point was done
+};
+
+void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, int64_t nK, bool prior) {
+  for (int64_t k = 0; k < nK; ++k) to.log_px[j * nK + k] = from.log_px[i * nK + k];
+  to.elbo[j] = from.elbo[i];
+  to.rec[j] = from.rec[i];
+  to.kl[j] = from.kl[i];
+  if (prior) to.log_px_prior[j] = from.log_px_prior[i];
+}
+
+// All three estimates of one block of points: importance sampling, the
+// per-point ELBO (estimator B, as aevb-train's test ELBO: same noise for the
+// same seed) and, with --prior-samples, naive Monte Carlo with z ~ p(z).
+void evaluate_block(const EvalConfig& cfg, const Inputs& in, Plan& p, Sgvb& sg, int64_t b, int64_t nb, Local& L) {
+  const int64_t nK = static_cast<int64_t>(cfg.ks.size()), D = in.data.cols;
+  const int64_t* gi = in.data.global_index.data() + p.lo;
+  const double t = now_s();
+  p.is->run(in.data.x.data() + (p.lo + b) * D, gi + b, nb, L.r.log_px.data() + b * nK);
+  L.is_seconds += now_s() - t;
+  std::vector<PointElbo> terms(static_cast<size_t>(p.unit));
+  for (int64_t u = b; u < b + nb; u += p.unit) {
+    const int64_t nu = std::min(p.unit, b + nb - u);
+    sg.evaluate({in.data.row(p.lo + u), gi + u, nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
+    for (int64_t i = 0; i < nu; ++i) {
+      const PointElbo& e = terms[static_cast<size_t>(i)];
+      L.r.elbo[static_cast<size_t>(u + i)] = e.elbo;
+      L.r.rec[static_cast<size_t>(u + i)] = e.rec;
+      L.r.kl[static_cast<size_t>(u + i)] = e.kl;
+    }
+    if (p.prior) p.prior->run(in.data.row(p.lo + u), gi + u, nu, L.r.log_px_prior.data() + u);
+  }
+}
+
+// This rank's points in blocks of whole units (~200k samples). Between blocks:
+// progress, the watchdog, and a stop check that every rank takes together
+// (the same number of blocks on every rank, idle ones included).
+Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, const Finished& fin,
+                      const MpiComm& comm, Watchdog& dog) {
+  const int64_t n = p.n(), nK = static_cast<int64_t>(cfg.ks.size());
+  const bool prior = p.prior != nullptr;
+  Local L;
+  L.r.index.assign(in.data.global_index.begin() + p.lo, in.data.global_index.begin() + p.hi);
+  L.r.log_px.resize(static_cast<size_t>(n * nK));
+  L.r.elbo.resize(static_cast<size_t>(n));
+  L.r.rec.resize(static_cast<size_t>(n));
+  L.r.kl.resize(static_cast<size_t>(n));
+  if (prior) L.r.log_px_prior.resize(static_cast<size_t>(n));
+  L.have.assign(static_cast<size_t>(n), 0);
+  Sgvb sg(m, Estimator::kB, cfg.elbo_samples);
+  const int64_t block = p.unit * std::max<int64_t>(1, 200000 / (cfg.ks.back() * p.unit));
+  const int64_t blocks = static_cast<int64_t>(comm.allreduce_max(static_cast<double>((n + block - 1) / block)));
+  const double t0 = now_s();
+  double last_progress = t0;
+  for (int64_t k = 0; k < blocks; ++k) {
+    const int64_t b = std::min(n, k * block), nb = std::min(block, n - b);
+    dog.phase("importance sampling a block of points", false, k);
+    bool all_finished = nb > 0;
+    for (int64_t i = b; i < b + nb && all_finished; ++i) all_finished = fin.has(L.r.index[static_cast<size_t>(i)]);
+    if (all_finished) {
+      for (int64_t i = b; i < b + nb; ++i)
+        copy_point(fin.r, fin.row.at(L.r.index[static_cast<size_t>(i)]), L.r, static_cast<size_t>(i), nK, prior);
+    } else if (nb > 0) {
+      evaluate_block(cfg, in, p, sg, b, nb, L);
+    }
+    std::fill(L.have.begin() + b, L.have.begin() + b + nb, 1);
+    if (comm.rank() == 0 && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
+      last_progress = now_s();
+      std::cerr << kTool << ": rank 0: " << b + nb << "/" << n << " points, "
+                << fmt("%.0f sample evaluations/s", static_cast<double>(p.is->sample_evals()) / (last_progress - t0))
+                << std::endl;
+    }
+    dog.phase("the stop check between blocks (waiting for the other ranks)", true, k);
+    if (k + 1 < blocks && comm.allreduce_max(stop_signal_received() ? 1.0 : 0.0) > 0) {
+      L.stopped = true;
+      break;
+    }
+  }
+  dog.phase("gathering the results (waiting for the other ranks)", true);
+  L.is_seconds = comm.allreduce_max(L.is_seconds);
+  L.evals = static_cast<double>(p.is->sample_evals());
+  comm.allreduce_sum(&L.evals, 1);
+  return L;
+}
+
+// Only the points with final results, gathered on rank 0 in global order.
+EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& comm) {
+  EvalResults mine;
+  const size_t n = L.have.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (!L.have[i]) continue;
+    mine.index.push_back(L.r.index[i]);
+    for (int64_t k = 0; k < nK; ++k) mine.log_px.push_back(L.r.log_px[i * nK + k]);
+    mine.elbo.push_back(L.r.elbo[i]);
+    mine.rec.push_back(L.r.rec[i]);
+    mine.kl.push_back(L.r.kl[i]);
+    if (prior) mine.log_px_prior.push_back(L.r.log_px_prior[i]);
+  }
+  EvalResults r;
+  r.index = comm.gather(mine.index);
+  r.log_px = comm.gather(mine.log_px);
+  r.elbo = comm.gather(mine.elbo);
+  r.rec = comm.gather(mine.rec);
+  r.kl = comm.gather(mine.kl);
+  if (prior) r.log_px_prior = comm.gather(mine.log_px_prior);
+  return r;
+}
+
+// Rank 0, after a stop signal: this run's finished points plus the earlier
+// ones it did not reach, written atomically to OUT.partial.
+json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, const Finished& fin, double t_start) {
+  const int64_t nK = static_cast<int64_t>(cfg.ks.size());
+  const bool prior = cfg.prior_samples > 0;
+  std::unordered_map<int64_t, size_t> have;
+  for (size_t i = 0; i < done.index.size(); ++i) have.emplace(done.index[i], i);
+  for (size_t i = 0; i < fin.r.index.size(); ++i) {
+    if (have.count(fin.r.index[i])) continue;
+    const size_t j = done.index.size();
+    done.index.push_back(fin.r.index[i]);
+    done.log_px.resize(done.log_px.size() + static_cast<size_t>(nK));
+    done.elbo.push_back(0), done.rec.push_back(0), done.kl.push_back(0);
+    if (prior) done.log_px_prior.push_back(0);
+    copy_point(fin.r, i, done, j, nK, prior);
+  }
+  EvalResults r = describe_run(cfg, in);
+  r.index = std::move(done.index);
+  r.log_px = std::move(done.log_px);
+  r.elbo = std::move(done.elbo);
+  r.rec = std::move(done.rec);
+  r.kl = std::move(done.kl);
+  r.log_px_prior = std::move(done.log_px_prior);
+  r.complete = false;
+  r.wall_seconds = now_s() - t_start;
+  write_eval_results(partial_path(cfg), r);
+  std::cerr << kTool << ": stop signal received: " << r.points() << " of " << in.data.rows
+            << " point(s) finished, kept in " << partial_path(cfg) << "; run the same command to resume; exiting with "
+            << kExitRequeue << std::endl;
+  return json{{"tool", kTool},
+              {"status", "stopped"},
+              {"exit_code", kExitRequeue},
+              {"points_done", r.points()},
+              {"points", in.data.rows},
+              {"partial", partial_path(cfg)},
+              {"wall_seconds", r.wall_seconds}};
+}
+
+// Rank 0: the results file and the JSON summary (with the same numbers on stderr).
+json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults done, const Local& is,
+                         double t_start) {
+  const int64_t N = in.data.rows, nK = static_cast<int64_t>(cfg.ks.size());
+  EvalResults r = describe_run(cfg, in);
+  r.index = std::move(done.index);
+  r.log_px = std::move(done.log_px);
+  r.elbo = std::move(done.elbo);
+  r.rec = std::move(done.rec);
+  r.kl = std::move(done.kl);
+  r.log_px_prior = std::move(done.log_px_prior);
   r.sample_evals = static_cast<int64_t>(is.evals);
-  r.sample_evals_per_s = is.seconds > 0 ? is.evals / is.seconds : 0;
+  r.sample_evals_per_s = is.is_seconds > 0 ? is.evals / is.is_seconds : 0;
   r.wall_seconds = now_s() - t_start;
   write_eval_results(cfg.out_path, r);
+  std::error_code ec;
+  std::filesystem::remove(partial_path(cfg), ec);  // its points are in the results now
 
   json s{{"tool", kTool}, {"model", cfg.model_path}, {"data", cfg.data_dir}, {"split", cfg.split}, {"points", N}};
   json nll = json::object();
@@ -233,10 +388,10 @@ json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults& r
   }
   s["sample_evals"] = r.sample_evals;
   s["sample_evals_per_s"] = r.sample_evals_per_s;
-  s["is_seconds"] = is.seconds;
+  s["is_seconds"] = is.is_seconds;
   s["wall_seconds"] = r.wall_seconds;
   s["out"] = cfg.out_path;
-  std::cerr << kTool << ": " << r.sample_evals << " importance-sample evaluations in " << fmt("%.1f s", is.seconds)
+  std::cerr << kTool << ": " << r.sample_evals << " importance-sample evaluations in " << fmt("%.1f s", is.is_seconds)
             << fmt(" (%.0f/s); %.1f s in all; wrote ", r.sample_evals_per_s, r.wall_seconds) << cfg.out_path
             << std::endl;
   return s;
@@ -247,27 +402,24 @@ json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults& r
 json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   const double t_start = now_s();
   set_compute_threads(cfg.threads);
+  install_stop_signal_handlers();
   Inputs in = load_inputs(cfg, comm);
+  const Finished fin = load_finished(cfg, in, comm);
   Vae& m = *in.model.model;
   Plan plan = make_plan(cfg, m, in.data.rows, comm);
   if (comm.rank() == 0) print_header(cfg, in, plan, comm);
 
-  const IsResult is = importance_sample(cfg, in, plan, comm);
-  EvalResults local;
-  per_point_elbo(cfg, in, plan, m, local);
-  if (plan.prior) local.log_px_prior = prior_sampling(in, plan);
-
-  // Gathered on rank 0 in global order.
-  EvalResults r;
-  r.index = comm.gather(std::vector<int64_t>(in.data.global_index.begin() + plan.lo,
-                                             in.data.global_index.begin() + plan.hi));
-  r.log_px = comm.gather(is.log_px);
-  r.elbo = comm.gather(local.elbo);
-  r.rec = comm.gather(local.rec);
-  r.kl = comm.gather(local.kl);
-  if (plan.prior) r.log_px_prior = comm.gather(local.log_px_prior);
-  if (comm.rank() != 0) return json::object();
-  return write_and_summarize(cfg, in, r, is, t_start);
+  Watchdog dog(kTool, comm.rank(), cfg.watchdog_seconds);
+  const Local L = evaluate_points(cfg, in, plan, m, fin, comm, dog);
+  EvalResults done = gather_done(L, static_cast<int64_t>(cfg.ks.size()), plan.prior != nullptr, comm);
+  dog.phase(comm.rank() == 0 ? "writing the results" : "the results (waiting for rank 0)", comm.rank() != 0);
+  json summary;
+  if (comm.rank() == 0)
+    summary = L.stopped ? write_partial(cfg, in, std::move(done), fin, t_start)
+                        : write_and_summarize(cfg, in, std::move(done), L, t_start);
+  // Every rank returns the exit code (75 after a stop); rank 0's summary is printed.
+  if (comm.rank() != 0) summary = json{{"exit_code", L.stopped ? kExitRequeue : 0}};
+  return summary;
 }
 
 }  // namespace aevb

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "aevb/base/error.hpp"
 #include "aevb/io/h5.hpp"
 
 namespace aevb {
@@ -35,6 +36,7 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_attr_double(root, "sample_evals_per_s", r.sample_evals_per_s);
   h5::write_attr_double(root, "wall_seconds", r.wall_seconds);
   h5::write_attr_string(root, "created_by", std::string("aevb-eval ") + version());
+  h5::write_attr_int(root, "complete", r.complete ? 1 : 0);
   h5::write_dataset(root, "log_px", r.log_px.data(), {n, nk});
   h5::write_dataset(root, "k_values", r.k_values.data(), {nk});
   h5::write_dataset(root, "elbo", r.elbo.data(), {n});
@@ -43,6 +45,39 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_dataset(root, "index", r.index.data(), {n});
   if (!r.log_px_prior.empty()) h5::write_dataset(root, "log_px_prior", r.log_px_prior.data(), {n});
   f.commit();
+}
+
+EvalResults read_eval_results(const std::string& path) {
+  h5::Id f = h5::open_file_read(path);
+  const hid_t root = f.get();
+  if (!h5::has_attr(root, "format") || h5::read_attr_string(root, "format") != "aevb-eval-results")
+    throw input_error(path + ": not an aevb-eval results file (attribute format != aevb-eval-results)");
+  EvalResults r;
+  r.model_path = h5::read_attr_string(root, "model");
+  r.model_format = h5::read_attr_string(root, "model_format");
+  r.model_params_sha256 = h5::read_attr_string(root, "model_params_sha256");
+  r.model_step = h5::read_attr_int(root, "model_step");
+  r.dataset = h5::read_attr_string(root, "dataset");
+  r.data_dir = h5::read_attr_string(root, "data_dir");
+  r.split = h5::read_attr_string(root, "split");
+  r.seed = static_cast<uint64_t>(h5::read_attr_int(root, "seed"));
+  r.elbo_samples = h5::read_attr_int(root, "elbo_samples");
+  r.prior_samples = h5::read_attr_int(root, "prior_samples");
+  r.binarization = h5::read_attr_string(root, "binarization");
+  r.binarize_seed = static_cast<uint64_t>(h5::read_attr_int(root, "binarize_seed"));
+  r.complete = !h5::has_attr(root, "complete") || h5::read_attr_int(root, "complete") != 0;
+  r.k_values = h5::read_dataset<int64_t>(root, "k_values").data;
+  r.index = h5::read_dataset<int64_t>(root, "index").data;
+  r.log_px = h5::read_dataset<double>(root, "log_px").data;
+  r.elbo = h5::read_dataset<double>(root, "elbo").data;
+  r.rec = h5::read_dataset<double>(root, "rec").data;
+  r.kl = h5::read_dataset<double>(root, "kl").data;
+  if (h5::has_link(root, "log_px_prior")) r.log_px_prior = h5::read_dataset<double>(root, "log_px_prior").data;
+  const size_t n = r.index.size();
+  if (r.log_px.size() != n * r.k_values.size() || r.elbo.size() != n || r.rec.size() != n || r.kl.size() != n ||
+      (r.prior_samples > 0 && r.log_px_prior.size() != n))
+    throw input_error(path + ": per-point datasets disagree in length with /index (" + std::to_string(n) + " points)");
+  return r;
 }
 
 MeanSe mean_se(const double* values, int64_t n, int64_t stride, int64_t offset) {

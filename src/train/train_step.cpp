@@ -47,7 +47,9 @@ StepResult TrainStep::run(const StepInput& in) {
   s_.sgvb.backward_encoder();
 
   // 6. Finish the reduction.
+  if (s_.watchdog) s_.watchdog->phase("the gradient reduction (waiting for the other ranks)", true, in.step);
   reduction_->finish(reduce_buf_.data(), P + kSlots);
+  if (s_.watchdog) s_.watchdog->phase("the optimizer update", false, in.step);
 
   // 7. Agreed checks: every rank sees the same reduced flags, so every rank
   // takes the same decision (one message, a clean exit with 5, no MPI_Abort).

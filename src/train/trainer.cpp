@@ -60,6 +60,7 @@ class Trainer {
   Vae m_;
   Optimizer opt_;
   Sgvb sgvb_;
+  Watchdog watchdog_;  // armed by the first phase() in run()
   TrainStep step_;
   EpochRows epoch_rows_;
   TrainProgress progress_;
@@ -95,8 +96,9 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
       m_(cfg_.model),
       opt_(cfg_.opt, m_.num_params()),
       sgvb_(m_, cfg_.estimator_kind(), cfg_.samples),
+      watchdog_(kTool, comm.rank(), cfg_.watchdog_seconds),
       step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
-             comm.size() > 1 && cfg_.overlap != "off"}),
+             comm.size() > 1 && cfg_.overlap != "off", &watchdog_}),
       epoch_rows_(in_, cfg_, comm) {
   init_model();
   progress_ = resume_training(cfg_, id_, m_, opt_, comm_);
@@ -140,6 +142,7 @@ json Trainer::run() {
 std::optional<json> Trainer::run_epoch() {
   const int64_t epoch = progress_.epoch;
   const std::vector<int64_t> perm = permutation(cfg_.seed, static_cast<uint64_t>(epoch), N_);
+  watchdog_.phase("reading the epoch's rows", false, progress_.step);
   const DataMatrix& data = epoch_rows_.load(perm, progress_.step_in_epoch, steps_per_epoch_);
   const float lr = cfg_.schedule.lr_at_epoch(epoch);
   ElboSums epoch_sums = progress_.epoch_partial;
@@ -148,6 +151,7 @@ std::optional<json> Trainer::run_epoch() {
   int64_t epoch_steps = 0;
   bool checkpoint_due = false, stop_due = false;
   while (progress_.step_in_epoch < steps_per_epoch_ && progress_.step < total_steps_) {
+    watchdog_.phase("the step's forward and backward passes", false, progress_.step);
     epoch_rows_.rows_of_step(perm, progress_.step_in_epoch, my_rows_);
     const int64_t b0 = progress_.step_in_epoch * M_, m_t = std::min(M_, N_ - b0);
     // Stop and checkpoint requests reach every rank through the step's reduction.
@@ -176,6 +180,7 @@ std::optional<json> Trainer::run_epoch() {
     progress_.epoch_partial = epoch_sums;
     return std::nullopt;
   }
+  watchdog_.phase("the epoch's metrics (waiting for the other ranks)", true, progress_.step);
   end_epoch(allreduce_sum(epoch_sums, comm_), epoch_steps, epoch_s, lr);
   if (checkpoint_due) return checkpoint_now(ElboSums{}, 0.0, stop_due);
   return std::nullopt;
@@ -184,6 +189,7 @@ std::optional<json> Trainer::run_epoch() {
 // Every --check-every steps: do all ranks still hold the same parameters?
 void Trainer::check_replicas() {
   if (cfg_.check_every <= 0 || comm_.size() == 1 || progress_.step % cfg_.check_every != 0) return;
+  watchdog_.phase("the replica check (waiting for the other ranks)", true, progress_.step);
   const int64_t h = params_hash(m_);
   if (comm_.allreduce_min(h) != comm_.allreduce_max(h))
     agreed_failure(comm_, kTool, kExitInternal,
@@ -213,7 +219,10 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
   last_["wall_seconds"] = now_s() - t_start_;
   const bool last_epoch = epoch + 1 == cfg_.epochs || progress_.step >= total_steps_;
   if (!cfg_.test_split.empty() && ((cfg_.eval_every > 0 && (epoch + 1) % cfg_.eval_every == 0) || last_epoch))
+  {
+    watchdog_.phase("the test ELBO", false, progress_.step);
     last_.update(test_metrics());
+  }
   if (root_) {
     metrics_->append(last_);
     if (cfg_.progress_every > 0) {
@@ -234,6 +243,8 @@ std::string Trainer::save_checkpoint(const ElboSums& partial_local, double epoch
   p.epoch_partial = allreduce_sum(partial_local, comm_);
   p.train_seconds += epoch_elapsed;
   const std::string path = checkpoint_path(cfg_.out_dir, p.step);
+  // Only rank 0 writes; the others wait for it.
+  watchdog_.phase(root_ ? "writing a checkpoint" : "a checkpoint (waiting for rank 0)", !root_, p.step);
   if (root_) {
     write_checkpoint(path, m_, opt_, p, id_);
     prune_checkpoints(cfg_.out_dir, cfg_.keep_checkpoints);
@@ -259,6 +270,7 @@ std::optional<json> Trainer::checkpoint_now(const ElboSums& partial_local, doubl
 // model file, and the summary.
 json Trainer::finish() {
   last_checkpoint_path_ = save_checkpoint(progress_.epoch_partial, 0.0);
+  watchdog_.phase(root_ ? "writing the model file" : "the model file (waiting for rank 0)", !root_, progress_.step);
   if (root_) {
     ModelMeta meta;
     meta.row_shape = in_.train_info.row_shape;

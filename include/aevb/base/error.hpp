@@ -17,6 +17,7 @@ enum ExitCode : int {
   kExitBadInput = 3,   // input file missing, malformed or inconsistent
   kExitOutput = 4,     // cannot write outputs (missing/unwritable directory, disk full)
   kExitDiverged = 5,   // NaN/Inf in loss or gradients
+  kExitStalled = 6,    // a rank made no progress for --watchdog-seconds (stuck I/O, a lost rank)
   kExitRequeue = 75,   // checkpointed on a signal; please requeue (EX_TEMPFAIL)
 };
 

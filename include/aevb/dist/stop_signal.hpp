@@ -1,4 +1,5 @@
-// SIGUSR1 / SIGTERM -> "checkpoint at the next step boundary and exit 75".
+// SIGUSR1 / SIGTERM / SIGINT -> "stop at the next boundary, keep the work, exit 75".
+// (A second SIGINT kills: Ctrl-C twice is the way out of anything.)
 //
 // The handler only sets a flag. The trainer puts the flag into the control slots
 // that ride along with the gradient allreduce, so all ranks see a signal that

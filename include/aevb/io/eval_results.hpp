@@ -9,7 +9,8 @@
 //   root attrs: format, format_version, model, model_format, model_params_sha256,
 //     model_step, dataset, data_dir, split, seed, k_values, elbo_samples,
 //     prior_samples, binarization, binarize_seed, points, sample_evals,
-//     sample_evals_per_s, wall_seconds, created_by
+//     sample_evals_per_s, wall_seconds, created_by, complete (1; 0 in an
+//     interrupted evaluation's OUT.partial, which holds only the finished points)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,6 +30,7 @@ struct EvalResults {
   int64_t model_step = 0, elbo_samples = 1, prior_samples = 0, sample_evals = 0;
   uint64_t seed = 0, binarize_seed = 0;
   double sample_evals_per_s = 0, wall_seconds = 0;
+  bool complete = true;  // false: the finished points of an interrupted evaluation
 
   int64_t points() const { return static_cast<int64_t>(index.size()); }
 };
@@ -36,6 +38,10 @@ struct EvalResults {
 // Written atomically (temp file + rename): a reader never sees half a file.
 // output_error (exit 4) if it cannot be written.
 void write_eval_results(const std::string& path, const EvalResults& r);
+
+// The whole file, its shapes checked against each other; input_error (exit 3)
+// naming the file for anything missing or inconsistent.
+EvalResults read_eval_results(const std::string& path);
 
 struct MeanSe {
   double mean = 0, se = 0;  // se = sample standard deviation / sqrt(n)

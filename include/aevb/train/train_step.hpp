@@ -17,6 +17,7 @@
 // gradient in this step's reduction buffer, so the flags travel in the same
 // reduction as the gradient (no extra message).
 #pragma once
+#include "aevb/base/watchdog.hpp"
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -40,6 +41,7 @@ struct StepSetup {
   uint64_t seed;
   bool dynamic_binarization;
   bool overlap;             // overlap the decoder block's reduction with the encoder backward
+  Watchdog* watchdog = nullptr;  // told when the step waits for the other ranks (base/watchdog.hpp)
 };
 
 // What this rank asks of all ranks at the end of a step.
