@@ -48,7 +48,8 @@ constexpr const char* kTopUsage =
     "  reshard IN OUT  rewrite a dataset with another shard count (streaming)\n"
     "\n"
     "Run 'aevb-data <command> --help' for the options of a command; 'aevb-data --version' prints the version.\n"
-    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output.\n"
+    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output (also: another\n"
+    "conversion holds the output directory's lock).\n"
     "The last stdout line is one JSON object (rows, shards, seconds, rows_per_s,\n"
     "mb_per_s, peak_rss_mb, ...).\n";
 

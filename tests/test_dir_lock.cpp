@@ -1,6 +1,7 @@
-// The one-writer-per-directory lock (io/dir_lock.hpp), in process: a held
-// lock refuses a second taker and names the holder, a dead holder's lock is
-// taken over, a file system without flock is warned about and tolerated.
+// The one-writer-per-directory lock (io/dir_lock.hpp) and the dataset writer
+// under it, in process: a held lock refuses a second taker and names the
+// holder, a dead holder's lock is taken over, a file system without flock is
+// warned about and tolerated, stale temp files go.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 
 #include "aevb/base/error.hpp"
 #include "aevb/io/dir_lock.hpp"
+#include "aevb/io/shard_writer.hpp"
 #include "data_test_util.hpp"
 
 namespace aevb::testing {
@@ -106,6 +108,54 @@ TEST(DirLock, MissingDirectoryIsAnOutputError) {
   const auto [code, msg] = error_of([&] { DirLock::acquire(d / "absent", "t", "dir", "x"); });
   EXPECT_EQ(code, kExitOutput);
   EXPECT_NE(msg.find("cannot create the lock file " + (d / "absent") + "/.lock"), std::string::npos) << msg;
+}
+
+void write_one_split(DatasetWriter& w) {
+  SplitSpec s;
+  s.name = "train";
+  s.row_shape = {2};
+  s.rows = 1;
+  s.value_range = {0, 255};
+  w.begin_split(s);
+  const uint8_t row[2] = {1, 2};
+  w.add_rows(row, static_cast<const uint8_t*>(nullptr), 1);
+  w.end_split();
+}
+
+TEST(DatasetWriterLock, SecondWriterIsRefusedAndTheFirstCommits) {
+  TempDir d;
+  const std::string out = d / "ds";
+  DatasetWriter a(out, "a", "aevb-data test", false);
+  const auto [code, msg] = error_of([&] { DatasetWriter b(out, "b", "aevb-data test", true); });
+  EXPECT_EQ(code, kExitOutput);
+  EXPECT_NE(msg.find("dataset directory " + out + " is in use by aevb-data test (PID "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("another conversion is writing there"), std::string::npos) << msg;
+  write_one_split(a);
+  a.commit();
+  EXPECT_EQ(Manifest::load(out).name, "a");
+}
+
+TEST(DatasetWriterLock, LockFileDoesNotKeepAFailedWritersDirectory) {
+  TempDir d;
+  const std::string out = d / "new";
+  { DatasetWriter w(out, "x", "aevb-data test", false); }  // never committed
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// Leftovers of a killed writer (any PID) go; files that are not the writer's
+// own kinds of temp file stay.
+TEST(DatasetWriterLock, StaleTempFilesAreRemovedUnderTheLock) {
+  TempDir d;
+  for (const char* n : {"train-00000-of-00001.h5.tmp.4242", "manifest.json.tmp.17", "notes.txt.tmp.5", "x.h5.tmp.z"})
+    std::ofstream(d / n) << "debris";
+  DatasetWriter w(d.path, "x", "aevb-data test", true);
+  ASSERT_EQ(w.notices().size(), 1u);
+  EXPECT_NE(w.notices()[0].find("removed 2 temp file(s) of an interrupted writer"), std::string::npos)
+      << w.notices()[0];
+  EXPECT_FALSE(fs::exists(d / "train-00000-of-00001.h5.tmp.4242"));
+  EXPECT_FALSE(fs::exists(d / "manifest.json.tmp.17"));
+  EXPECT_TRUE(fs::exists(d / "notes.txt.tmp.5"));
+  EXPECT_TRUE(fs::exists(d / "x.h5.tmp.z"));
 }
 
 }  // namespace

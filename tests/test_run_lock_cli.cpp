@@ -1,5 +1,7 @@
 // One writer per directory, end to end: a second aevb-train on a busy --out
-// fails at once with a message naming the first; a dead run's lock is taken over.
+// and a second conversion into a busy dataset directory fail at once with a
+// message naming the first; a dead run's lock is taken over; a killed
+// writer's temp files go with the next conversion.
 //
 // No timing assumptions: the first process is seen holding its lock (polled,
 // generous timeouts) and then frozen with SIGSTOP while the second one runs,
@@ -9,11 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "aevb/io/dir_lock.hpp"
+#include "aevb/io/dataset.hpp"
 #include "data_test_util.hpp"
 #include "mpi_test_util.hpp"
 #include "train_test_util.hpp"
@@ -74,6 +78,20 @@ bool wait_for_lock(const std::string& dir, Child& c, double seconds = 300) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
+}
+
+// The files a dataset directory should hold: manifest.json and its shards.
+std::vector<std::string> expected_files(const std::string& dir) {
+  std::vector<std::string> v{"manifest.json"};
+  for (const auto& [name, s] : Manifest::load(dir).splits)
+    for (const auto& sh : s.shards) v.push_back(sh.file);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+std::vector<std::string> sorted_files(const std::string& dir) {
+  auto v = all_files(dir);
+  std::sort(v.begin(), v.end());
+  return v;
 }
 
 // ---- training ----
@@ -160,6 +178,103 @@ TEST(MpiRunDirLock, AllRanksStopTogetherWhenTheRunDirectoryIsBusy) {
   EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << "printed once:\n" << r.err;
   EXPECT_EQ(json::parse(r.last_out_line())["exit_code"], kExitOutput);
   EXPECT_FALSE(fs::exists(run + "/metrics.jsonl"));
+}
+
+// ---- conversion ----
+
+// Another writer (this test) holds the dataset directory: a forced conversion
+// fails at once, names it, and touches nothing; afterwards it succeeds.
+TEST(ConvertLock, ConversionIntoABusyDirectoryFailsAndTouchesNothing) {
+  TempDir d;
+  SmallMnist src(d, true);
+  const std::string out = d / "ds";
+  const std::string conv = "convert mnist --mnist-dir " + d.path + " --out " + out + " --force";
+  ASSERT_EQ(run_data_tool(conv + " --shards 2", d).exit_code, 0);
+  const auto before = sorted_files(out);
+  {
+    DirLock held = DirLock::acquire(out, "aevb-data 9 convert csv", "dataset directory", "-");
+    const RunResult r = run_data_tool(conv + " --shards 3", d);
+    EXPECT_EQ(r.exit_code, kExitOutput);
+    EXPECT_NE(r.err.find("aevb-data: error: dataset directory " + out + " is in use by aevb-data 9 convert csv (PID " +
+                         std::to_string(::getpid()) + " on host "),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("wait for it to end, or choose another --out"), std::string::npos) << r.err;
+    auto now = sorted_files(out);
+    std::erase(now, std::string(DirLock::kFileName));
+    EXPECT_EQ(now, before);
+  }
+  ASSERT_EQ(run_data_tool(conv + " --shards 3", d).exit_code, 0);
+  EXPECT_EQ(sorted_files(out), expected_files(out));
+}
+
+// Two forced conversions with different shard counts at the same time: one
+// commits; the other either fails with the lock message or runs after it.
+// Either way the directory holds exactly the manifest and its shards.
+TEST(ConvertLock, ConcurrentForcedConversionsLeaveNoOrphans) {
+  TempDir d;
+  SmallMnist src(d, true);
+  const std::string out = d / "ds";
+  const std::string conv = "convert mnist --mnist-dir " + d.path + " --out " + out + " --force --shards ";
+  for (int round = 0; round < 5; ++round) {
+    Child a = start("aevb-data", conv + "3", d, "a"), b = start("aevb-data", conv + "2", d, "b");
+    int failed = 0;
+    for (Child* c : {&a, &b}) {
+      const int st = c->wait();
+      ASSERT_TRUE(WIFEXITED(st)) << slurp(c->err);
+      if (WEXITSTATUS(st) == 0) continue;
+      ++failed;
+      EXPECT_EQ(WEXITSTATUS(st), kExitOutput) << slurp(c->err);
+      EXPECT_NE(slurp(c->err).find("dataset directory " + out + " is in use by aevb-data "), std::string::npos)
+          << slurp(c->err);
+    }
+    EXPECT_LE(failed, 1);
+    EXPECT_EQ(sorted_files(out), expected_files(out)) << "round " << round;
+    EXPECT_EQ(run_data_tool("verify " + out, d).exit_code, 0);
+  }
+}
+
+// The same race with real MNIST, made certain: the first conversion is frozen
+// while it holds the lock, the second (other shard count) is refused, the first
+// then completes alone.
+TEST(ConvertLock, SecondConversionOfRealMnistIsRefusedWhileTheFirstRuns) {
+  const std::string mnist = real_mnist_dir();
+  if (mnist.empty()) GTEST_SKIP() << "real MNIST not found (set AEVB_DATA)";
+  TempDir d;
+  const std::string out = d / "ds";
+  const std::string conv = "convert mnist --mnist-dir " + mnist + " --out " + out + " --force --shards ";
+  Child first = start("aevb-data", conv + "3", d, "first");
+  ASSERT_TRUE(wait_for_lock(out, first)) << slurp(first.err);
+  ::kill(first.pid, SIGSTOP);
+  const RunResult second = run_data_tool(conv + "2", d);
+  ::kill(first.pid, SIGCONT);
+  EXPECT_EQ(second.exit_code, kExitOutput);
+  EXPECT_NE(second.err.find("dataset directory " + out + " is in use by aevb-data "), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("convert mnist (PID " + std::to_string(first.pid)), std::string::npos) << second.err;
+  const int st = first.wait();
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << slurp(first.err);
+  EXPECT_EQ(sorted_files(out), expected_files(out));
+  EXPECT_EQ(expected_files(out).size(), 7u);  // 3 train + 3 test shards + manifest
+}
+
+// A writer killed with -9 cannot clean up: the next conversion into the
+// directory (holding its lock, so no live writer owns them) removes the leftovers.
+TEST(ConvertInterrupt, StaleTempFilesAreRemovedByTheNextConversion) {
+  TempDir d;
+  SmallMnist small(d, false);
+  const std::string out = d / "ds";
+  fs::create_directories(out);
+  for (const char* n : {"train-00000-of-00001.h5.tmp.999999", "manifest.json.tmp.999999", "mine.tmp.1"})
+    std::ofstream(out + "/" + n) << std::string(1000, 'x');
+  const RunResult r = run_data_tool("convert mnist --mnist-dir " + d.path + " --out " + out, d);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("aevb-data: warning: removed 2 temp file(s) of an interrupted writer from " + out),
+            std::string::npos)
+      << r.err;
+  auto want = expected_files(out);
+  want.push_back("mine.tmp.1");  // not a kind of file the writer makes
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(sorted_files(out), want);
 }
 
 }  // namespace
