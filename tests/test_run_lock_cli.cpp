@@ -1,6 +1,7 @@
 // One writer per directory, end to end: a second aevb-train on a busy --out
 // and a second conversion into a busy dataset directory fail at once with a
-// message naming the first; a dead run's lock is taken over; a killed
+// message naming the first; a dead run's lock is taken over; SIGTERM during a
+// conversion leaves no temp file and the status "killed by SIGTERM"; a killed
 // writer's temp files go with the next conversion.
 //
 // No timing assumptions: the first process is seen holding its lock (polled,
@@ -78,6 +79,13 @@ bool wait_for_lock(const std::string& dir, Child& c, double seconds = 300) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
+}
+
+std::vector<std::string> temp_files(const std::string& dir) {
+  std::vector<std::string> t;
+  for (const auto& n : all_files(dir))
+    if (n.find(".tmp.") != std::string::npos) t.push_back(n);
+  return t;
 }
 
 // The files a dataset directory should hold: manifest.json and its shards.
@@ -255,6 +263,38 @@ TEST(ConvertLock, SecondConversionOfRealMnistIsRefusedWhileTheFirstRuns) {
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << slurp(first.err);
   EXPECT_EQ(sorted_files(out), expected_files(out));
   EXPECT_EQ(expected_files(out).size(), 7u);  // 3 train + 3 test shards + manifest
+}
+
+// Bug 7: SIGTERM mid-conversion left ~47 MB of *.tmp.<pid> shards. Now the
+// temp files go, an existing dataset stays, and the status is "killed by SIGTERM".
+TEST(ConvertInterrupt, SigtermDuringARealMnistConversionLeavesNoTempFiles) {
+  const std::string mnist = real_mnist_dir();
+  if (mnist.empty()) GTEST_SKIP() << "real MNIST not found (set AEVB_DATA)";
+  TempDir d;
+  SmallMnist small(d, true);
+  const std::string out = d / "ds";
+  ASSERT_EQ(run_data_tool("convert mnist --mnist-dir " + d.path + " --out " + out, d).exit_code, 0);
+  const auto before = sorted_files(out);
+  Child c = start("aevb-data", "convert mnist --mnist-dir " + mnist + " --out " + out + " --force", d, "conv");
+  // Poll for a temp shard: the converter is then writing rows.
+  const auto end = Clock::now() + std::chrono::seconds(300);
+  while (temp_files(out).empty() && !c.finished() && Clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_FALSE(c.finished()) << "the conversion ended before a temp file was seen\n" << slurp(c.err);
+  ASSERT_FALSE(temp_files(out).empty());
+  // Frozen, the signal waits; delivered on SIGCONT, at some row chunk.
+  ::kill(c.pid, SIGSTOP);
+  ::kill(c.pid, SIGTERM);
+  ::kill(c.pid, SIGCONT);
+  const int st = c.wait();
+  ASSERT_TRUE(WIFSIGNALED(st)) << "status " << st << "\n" << slurp(c.err);
+  EXPECT_EQ(WTERMSIG(st), SIGTERM);
+  EXPECT_NE(slurp(c.err).find("aevb-data: interrupted by SIGTERM: temp files removed"), std::string::npos)
+      << slurp(c.err);
+  EXPECT_EQ(json::parse(RunResult{0, slurp(c.out), ""}.last_out_line())["exit_code"], 128 + SIGTERM);
+  EXPECT_TRUE(temp_files(out).empty());
+  EXPECT_EQ(sorted_files(out), before) << "the old dataset is untouched, no lock file is left";
+  EXPECT_EQ(run_data_tool("verify " + out, d).exit_code, 0);
 }
 
 // A writer killed with -9 cannot clean up: the next conversion into the

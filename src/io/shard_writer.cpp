@@ -13,6 +13,7 @@
 #include "aevb/io/checksum.hpp"
 #include "aevb/io/durable_file.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/base/interrupt.hpp"
 
 namespace aevb {
 
@@ -193,6 +194,7 @@ void DatasetWriter::add_rows_impl(const void* data, const void* labels, h5::DTyp
   const size_t lelem = spec_.labels == h5::DType::int64 ? 8 : 1;
   auto* p = static_cast<const uint8_t*>(data);
   auto* lp = static_cast<const uint8_t*>(labels);
+  throw_if_interrupted();  // between chunks: the temp files then go with the writer
   while (n > 0) {
     if (!shard_) open_shard();
     Shard& s = *shard_;
@@ -236,6 +238,7 @@ void DatasetWriter::end_split() {
 const Manifest& DatasetWriter::commit() {
   if (in_split_) throw Error(kExitInternal, "DatasetWriter: commit before end_split");
   if (manifest_.splits.empty()) throw Error(kExitInternal, "DatasetWriter: no splits written");
+  throw_if_interrupted();  // the last chance to stop: past here the new dataset goes live
   const std::string manifest_path = dir_ + "/" + kManifestFile;
   // Replacing a dataset (--force): the old manifest.json stays in place, and the
   // old dataset readable, until the new manifest atomically replaces it. Only

@@ -17,7 +17,8 @@
 // directory fails at once instead of leaving its shards as orphans. Holding the
 // lock proves that no live writer owns a "*.h5.tmp.<pid>" or
 // "manifest.json.tmp.<pid>" file there, so such leftovers of a killed writer are
-// removed at construction.
+// removed at construction. Between row chunks the writer checks for SIGINT /
+// SIGTERM (base/interrupt.hpp) and throws Interrupted, which removes its temp files.
 #pragma once
 #include <cstdint>
 #include <memory>
