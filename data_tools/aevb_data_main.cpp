@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -25,6 +26,7 @@
 #include "aevb/convert/convert_mnist.hpp"
 #include "aevb/io/dataset.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/base/interrupt.hpp"
 #include "aevb/io/shard_format.hpp"
 #include "aevb/base/version.hpp"
 #include "aevb/base/utf8.hpp"
@@ -48,7 +50,11 @@ constexpr const char* kTopUsage =
     "  reshard IN OUT  rewrite a dataset with another shard count (streaming)\n"
     "\n"
     "Run 'aevb-data <command> --help' for the options of a command; 'aevb-data --version' prints the version.\n"
-    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output.\n"
+    "Exit codes: 0 ok, 2 usage, 3 bad input, 4 cannot write output (also: another\n"
+    "conversion holds the output directory's lock).\n"
+    "SIGINT, SIGTERM or SIGHUP during convert or reshard: the temp files are removed,\n"
+    "any dataset already in --out is left as it was, and aevb-data dies of the signal\n"
+    "(shell status 128 + signal: 130, 143, 129).\n"
     "The last stdout line is one JSON object (rows, shards, seconds, rows_per_s,\n"
     "mb_per_s, peak_rss_mb, ...).\n";
 
@@ -240,6 +246,8 @@ json run(const std::vector<std::string>& argv, std::string& command) {
     return nullptr;
   }
   std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  // Only the commands that write poll for the signals (base/interrupt.hpp).
+  if (command == "convert" || command == "reshard") aevb::install_interrupt_handlers();
   if (command == "convert") {
     if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
       std::cout << "usage: aevb-data convert <source> [options]\n\nsources:\n"
@@ -278,6 +286,18 @@ int main(int argc, char** argv) {
   } catch (const aevb::Error& e) {
     code = e.code();
     message = e.what();
+  } catch (const aevb::Interrupted& e) {
+    // The writer's temp files are gone (unwinding); say so, then die of the
+    // signal so that whoever sent it sees "killed by signal".
+    code = 128 + e.sig;
+    message = std::string("interrupted by ") + (e.sig == SIGINT ? "SIGINT" : e.sig == SIGTERM ? "SIGTERM" : "SIGHUP") +
+              ": temp files removed, no dataset written (an existing one in the output directory is unchanged)";
+    std::cerr << "aevb-data: " << message << std::endl;
+    std::cout << aevb::json_text({{"tool", "aevb-data"}, {"command", command}, {"ok", false}, {"exit_code", code},
+                                  {"signal", e.sig}, {"error", message}})
+              << std::endl;
+    aevb::die_of_signal(e.sig);
+    return code;
   } catch (const std::exception& e) {
     code = aevb::kExitInternal;
     message = std::string("internal error: ") + e.what();

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/interrupt.hpp"
 #include "aevb/base/version.hpp"
 #include "aevb/base/rng.hpp"
 #include "aevb/io/shard_format.hpp"
@@ -211,7 +212,8 @@ bool LineReader::next(std::string_view& line) {
       const auto len = static_cast<size_t>(static_cast<const char*>(nl) - b);
       line = std::string_view(b, len > 0 && b[len - 1] == '\r' ? len - 1 : len);
       beg_ += len + 1;
-      ++line_no_;
+      // A counting pass over a large file writes nothing, so SIGTERM is polled here too.
+      if ((++line_no_ & 0xffff) == 0) throw_if_interrupted();
       return true;
     }
     if (eof_) {
@@ -289,6 +291,7 @@ void write_source(DatasetWriter& w, RowSource& src, const SplitSpec& base,
                                  std::min(chunk, n - done));
       if (k <= 0) throw input_error(what + ": ended before the rows counted first");
       done += k;
+      throw_if_interrupted();
     }
     perm = permutation(static_cast<uint64_t>(o.shuffle_seed), Purpose::kDataShuffle, stream, n);
   }

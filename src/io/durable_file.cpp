@@ -35,13 +35,15 @@ void require_writable_dir(const std::string& dir, const std::string& purpose) {
 
 bool make_output_dir(const std::string& dir) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return false;
-  if (fs::exists(dir, ec))
+  // Create first, then look: looking first raced with another writer creating
+  // the same directory in between ("exists and is not a directory").
+  std::error_code ec, ec2;
+  const bool created = fs::create_directories(dir, ec);
+  if (!ec) return created;
+  if (fs::is_directory(dir, ec2)) return false;
+  if (fs::exists(dir, ec2))
     throw output_error("output path " + dir + " exists and is not a directory");
-  bool created = fs::create_directories(dir, ec);
-  if (ec) throw output_error("cannot create output directory " + dir + ": " + ec.message());
-  return created;
+  throw output_error("cannot create output directory " + dir + ": " + ec.message());
 }
 
 void fsync_file(const std::string& path) {

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <regex>
 #include <sstream>
 #include <set>
 
 #include "aevb/io/checksum.hpp"
 #include "aevb/io/durable_file.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/base/interrupt.hpp"
 
 namespace aevb {
 
@@ -32,7 +35,19 @@ DatasetWriter::DatasetWriter(std::string out_dir, std::string name, std::string 
     throw output_error(dir_ + " already holds a dataset (" + manifest +
                        "); pass --force to replace it");
   created_dir_ = make_output_dir(dir_);
-  require_writable_dir(dir_, "cannot write dataset to " + dir_);
+  try {
+    require_writable_dir(dir_, "cannot write dataset to " + dir_);
+    lock_ = DirLock::acquire(dir_, created_by_, "dataset directory",
+                             "another conversion is writing there: wait for it to end, or choose another --out");
+    // Checked again under the lock: another writer may have committed since.
+    if (!force_ && ::access(manifest.c_str(), F_OK) == 0)
+      throw output_error(dir_ + " already holds a dataset (" + manifest + "); pass --force to replace it");
+  } catch (...) {
+    cleanup_after_failure();
+    throw;
+  }
+  if (!lock_.notice().empty()) note(lock_.notice());
+  remove_stale_temps();
   manifest_.dir = dir_;
   manifest_.name = name_;
 }
@@ -46,7 +61,34 @@ void DatasetWriter::cleanup_after_failure() noexcept {
   finished_.clear();
   for (const auto& p : renamed_) ::unlink(p.c_str());
   renamed_.clear();
-  if (created_dir_) ::rmdir(dir_.c_str());  // only succeeds if nothing else is in it
+  if (created_dir_) {
+    lock_.release();        // its file would keep the directory from being removed
+    ::rmdir(dir_.c_str());  // only succeeds if nothing else is in it
+  }
+}
+
+void DatasetWriter::note(const std::string& msg) {
+  notices_.push_back(msg);
+  const std::string tool = created_by_.substr(0, created_by_.find(' '));
+  std::cerr << tool << ": warning: " << msg << std::endl;
+}
+
+// Temp files of the two kinds this writer makes, whatever their PID: with the
+// lock held, no live writer owns one. Without a working lock (unsupported file
+// system) another writer might, so they stay.
+void DatasetWriter::remove_stale_temps() {
+  if (!lock_.locked()) return;
+  static const std::regex kTemp(R"((.*\.h5|manifest\.json)\.tmp\.[0-9]+)");
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string n = e.path().filename().string();
+    if (std::regex_match(n, kTemp) && e.is_regular_file(ec) && ::unlink(e.path().c_str()) == 0) removed.push_back(n);
+  }
+  if (removed.empty()) return;
+  std::string list;
+  for (const auto& n : removed) list += (list.empty() ? "" : ", ") + n;
+  note("removed " + std::to_string(removed.size()) + " temp file(s) of an interrupted writer from " + dir_ + ": " + list);
 }
 
 void DatasetWriter::begin_split(const SplitSpec& spec) {
@@ -152,6 +194,7 @@ void DatasetWriter::add_rows_impl(const void* data, const void* labels, h5::DTyp
   const size_t lelem = spec_.labels == h5::DType::int64 ? 8 : 1;
   auto* p = static_cast<const uint8_t*>(data);
   auto* lp = static_cast<const uint8_t*>(labels);
+  throw_if_interrupted();  // between chunks: the temp files then go with the writer
   while (n > 0) {
     if (!shard_) open_shard();
     Shard& s = *shard_;
@@ -195,6 +238,7 @@ void DatasetWriter::end_split() {
 const Manifest& DatasetWriter::commit() {
   if (in_split_) throw Error(kExitInternal, "DatasetWriter: commit before end_split");
   if (manifest_.splits.empty()) throw Error(kExitInternal, "DatasetWriter: no splits written");
+  throw_if_interrupted();  // the last chance to stop: past here the new dataset goes live
   const std::string manifest_path = dir_ + "/" + kManifestFile;
   // Replacing a dataset (--force): the old manifest.json stays in place, and the
   // old dataset readable, until the new manifest atomically replaces it. Only
@@ -251,6 +295,7 @@ const Manifest& DatasetWriter::commit() {
       // The dataset is committed; a lingering unreferenced old shard is harmless.
     }
   }
+  lock_.release();  // the directory is complete: the next writer may come
   return manifest_;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 
 #include "aevb/base/error.hpp"
 #include "aevb/base/partition.hpp"
@@ -76,10 +77,24 @@ void load_test_part(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& in
 
 }  // namespace
 
+DirLock claim_run_dir(const TrainConfig& cfg, const MpiComm& comm) {
+  DirLock lock;
+  // Before anything reads the run directory: a second run would otherwise
+  // resume the first one's in-flight checkpoint and set its newer ones aside.
+  collectively(comm, kTool, [&] {
+    if (comm.rank() != 0) return;
+    prepare_outputs(cfg);
+    lock = DirLock::acquire(cfg.out_dir, kTool, "run directory",
+                            "two runs in one directory would overwrite each other's checkpoints and metrics: "
+                            "wait for that run to end, stop it, or choose another --out");
+  });
+  if (comm.rank() == 0 && !lock.notice().empty()) std::cerr << kTool << ": warning: " << lock.notice() << std::endl;
+  return lock;
+}
+
 TrainInputs load_train_inputs(const TrainConfig& cfg, const MpiComm& comm) {
   TrainInputs in;
   collectively(comm, kTool, [&] {
-    if (comm.rank() == 0) prepare_outputs(cfg);
     in.manifest = Manifest::load(cfg.data_dir);
     in.train_info = in.manifest.split(cfg.train_split);
     const bool bernoulli = cfg.model.decoder == DecoderKind::kBernoulli;

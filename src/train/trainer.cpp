@@ -49,6 +49,7 @@ class Trainer {
   TrainConfig cfg_;
   const MpiComm& comm_;
   const bool root_;
+  DirLock run_lock_;  // rank 0: held from before the resume until the run ends
   TrainInputs in_;
   // N training rows, global minibatch M. Full minibatches only: a final partial
   // one of m << M rows would get the gradient scale N/m and, squared into
@@ -87,6 +88,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
     : cfg_(cfg),
       comm_(comm),
       root_(comm.rank() == 0),
+      run_lock_(claim_run_dir(cfg_, comm)),
       in_(load_and_size(cfg_, comm)),
       N_(in_.n_train),
       M_(cfg_.batch),

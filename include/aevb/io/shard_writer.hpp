@@ -11,6 +11,14 @@
 // atomically last, then deletes old shards the new manifest does not name. Only
 // a crash inside commit() itself can leave the old manifest next to some new
 // shards of the same names; readers then fail those shards' checksums loudly.
+//
+// One writer per directory: the writer holds the directory's lock (dir_lock.hpp)
+// from construction to the end of commit() (or its destruction), so a second conversion into the same
+// directory fails at once instead of leaving its shards as orphans. Holding the
+// lock proves that no live writer owns a "*.h5.tmp.<pid>" or
+// "manifest.json.tmp.<pid>" file there, so such leftovers of a killed writer are
+// removed at construction. Between row chunks the writer checks for SIGINT /
+// SIGTERM (base/interrupt.hpp) and throws Interrupted, which removes its temp files.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,6 +26,7 @@
 #include <vector>
 
 #include "aevb/io/dataset.hpp"
+#include "aevb/io/dir_lock.hpp"
 #include "aevb/io/h5.hpp"
 #include "aevb/io/shard_format.hpp"
 
@@ -41,8 +50,11 @@ struct SplitSpec {
 
 class DatasetWriter {
  public:
-  // Creates out_dir if needed. output_error if out_dir cannot be created or
-  // written, or already holds a manifest.json and !force.
+  // Creates out_dir if needed and locks it. output_error if out_dir cannot be
+  // created or written, another writer holds it, or it already holds a
+  // manifest.json and !force. Warnings (stale temp files removed, a lock taken
+  // over, a file system without locks) go to stderr, prefixed with the first
+  // word of created_by, and stay in notices().
   DatasetWriter(std::string out_dir, std::string name, std::string created_by, bool force);
   ~DatasetWriter();
   DatasetWriter(const DatasetWriter&) = delete;
@@ -56,6 +68,7 @@ class DatasetWriter {
   // Renames every shard to its final name, then writes manifest.json, then
   // deletes shards of a replaced dataset that the new manifest does not name.
   const Manifest& commit();
+  const std::vector<std::string>& notices() const { return notices_; }
 
  private:
   struct Shard;
@@ -63,9 +76,13 @@ class DatasetWriter {
   void open_shard();
   void close_shard();
   void cleanup_after_failure() noexcept;
+  void note(const std::string& msg);
+  void remove_stale_temps();
 
   std::string dir_, name_, created_by_;
   bool force_ = false, created_dir_ = false, committed_ = false;
+  DirLock lock_;
+  std::vector<std::string> notices_;
   Manifest manifest_;
   std::vector<h5::AtomicFile> finished_;  // closed shards, still under temp names
   std::vector<std::string> renamed_;      // final paths renamed so far in commit()

@@ -9,6 +9,7 @@
 #include "aevb/dist/mpi_comm.hpp"
 #include "aevb/io/checkpoint.hpp"
 #include "aevb/io/dataset.hpp"
+#include "aevb/io/dir_lock.hpp"
 #include "aevb/train/train_config.hpp"
 
 namespace aevb {
@@ -24,7 +25,12 @@ struct TrainInputs {
   std::string fingerprint;      // identifies the training data in checkpoints
 };
 
-// Creates the run directory's outputs (rank 0) and reads and checks the data.
+// Rank 0 creates the run directory and locks it for the run's life (other
+// ranks hold an empty DirLock). If the directory cannot be written or another
+// run holds it, every rank throws CollectiveExit (exit 4) with the message.
+DirLock claim_run_dir(const TrainConfig& cfg, const MpiComm& comm);
+
+// Reads and checks the data (collectively).
 TrainInputs load_train_inputs(const TrainConfig& cfg, const MpiComm& comm);
 
 // What a checkpoint must match to be resumed from.
