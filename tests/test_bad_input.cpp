@@ -7,6 +7,7 @@
 #include <matio.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -63,13 +64,24 @@ TEST(ReaderLimits, IdxHeaderClaimingMoreRowsThanPresentIsRefusedBeforeAllocating
 }
 
 TEST(ReaderLimits, IdxDimensionProductOverflowIsNamed) {
-  const std::string b = idx_bytes(0x803, {0xffffffffu, 0xffffffffu, 0xffffffffu}, {1, 2, 3});
+  const std::string b = idx_bytes(0x803, {0xffffffffu, 1u << 20, 1u << 20}, {1, 2, 3});
   auto [code, msg] = error_of([&] {
     parse_idx("mem.idx", reinterpret_cast<const uint8_t*>(b.data()), b.size(), kIdxImagesMagic);
   });
   EXPECT_EQ(code, kExitBadInput);
-  EXPECT_EQ(msg, "mem.idx: IDX header declares 4294967295 x 4294967295 x 4294967295 bytes of data, "
+  EXPECT_EQ(msg, "mem.idx: IDX header declares 4294967295 x 1048576 x 1048576 bytes of data, "
                  "more than any file holds; found 3");
+}
+
+TEST(ReaderLimits, IdxZeroItemsOfAnOverflowingItemSizeAreRefused) {
+  // Found by fuzz_idx: 0 rows of 2734686457 x 4245183243 passed (0 bytes of data)
+  // and IdxFile::cols() overflowed int64 (UBSan).
+  const std::string b = idx_bytes(0x803, {0, 2734686457u, 4245183243u}, {});
+  auto [code, msg] = error_of([&] {
+    parse_idx("z.idx", reinterpret_cast<const uint8_t*>(b.data()), b.size(), kIdxImagesMagic);
+  });
+  EXPECT_EQ(code, kExitBadInput);
+  EXPECT_EQ(msg, "z.idx: IDX dimensions 0 x 2734686457 x 4245183243 declare items of more than 1 TiB each");
 }
 
 TEST(ReaderLimits, MnistLabelsOutsideZeroToNineAreNamedWithTheRow) {
@@ -88,6 +100,23 @@ TEST(ReaderLimits, NpyHeaderLengthBeyondTheFileIsRefusedBeforeAllocating) {
   EXPECT_EQ(code, kExitBadInput);
   EXPECT_EQ(msg, "h.npy: truncated .npy header: expected 4294967295 bytes, the file has 2 after the "
                  "12-byte preamble");
+}
+
+TEST(ReaderLimits, EmptyMatVariableIsNotReadWithANullBuffer) {
+  // Found by fuzz_mat_header: a miMATRIX element of 0 bytes was read as
+  // read_at(off, nullptr, 0), i.e. fread/memcpy with a null buffer (UBSan).
+  std::string b(116, ' ');
+  b += std::string(8, '\0') + std::string("\x00\x01IM", 4);
+  b += std::string("\x0e\x00\x00\x00\x00\x00\x00\x00", 8);  // miMATRIX, 0 bytes
+  check_mat_layout(
+      [&](uint64_t off, void* dst, size_t n) -> size_t {
+        EXPECT_NE(dst, nullptr);
+        EXPECT_GT(n, 0u);
+        const size_t k = std::min<size_t>(n, b.size() - off);
+        std::memcpy(dst, b.data() + off, k);
+        return k;
+      },
+      b.size(), "empty.mat");
 }
 
 // ---- aevb-data ----

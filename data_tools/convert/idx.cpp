@@ -102,6 +102,13 @@ IdxFile parse_idx_from(const ByteReader& read, int64_t present, const std::strin
     out.dims.push_back(d);
     overflow = overflow || __builtin_mul_overflow(total, uint64_t{d}, &total);
   }
+  // The size of one item too: with 0 items the total is 0 whatever the others
+  // say, but cols() and the shard's row_shape use them.
+  uint64_t item = 1;
+  for (size_t i = 1; i < ndims; ++i)
+    if (__builtin_mul_overflow(item, static_cast<uint64_t>(out.dims[i]), &item) || item > (uint64_t{1} << 40))
+      throw input_error(path + ": IDX dimensions " + dims_text(out.dims) +
+                        " declare items of more than 1 TiB each");
   const uint64_t header = 4 + 4 * ndims;
   if (present >= 0) {
     const uint64_t found = static_cast<uint64_t>(present) - header;

@@ -82,6 +82,7 @@ class MatCheck {
   [[noreturn]] void fail(const std::string& what) const { throw input_error(name_ + ": " + what); }
 
   void read_exact(uint64_t off, void* dst, size_t n) const {
+    if (n == 0) return;  // an empty element: dst may be null (fread/memcpy must not see it)
     if (read_at_(off, dst, n) != n)
       fail("read error at byte " + std::to_string(off) + " (" + std::to_string(n) + " bytes)");
   }
