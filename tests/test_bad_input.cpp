@@ -4,16 +4,21 @@
 // (fuzz/) found, each as a regression test. ReaderLimits runs in-process
 // (unit); ConvertBadInput runs aevb-data (cli).
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <matio.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "aevb/base/error.hpp"
 #include "aevb/convert/convert.hpp"
 #include "aevb/convert/idx.hpp"
+#include "aevb/io/dataset.hpp"
+#include "aevb/io/h5.hpp"
+#include "aevb/io/model_file.hpp"
 #include "converter_test_util.hpp"
 #include "data_test_util.hpp"
 
@@ -117,6 +122,46 @@ TEST(ReaderLimits, EmptyMatVariableIsNotReadWithANullBuffer) {
         return k;
       },
       b.size(), "empty.mat");
+}
+
+TEST(ReaderLimits, ManifestNumberOutOfRangeIsBadJsonNotAnEscapingException) {
+  // Found by fuzz_manifest: nlohmann's out_of_range (a number like 1e999)
+  // escaped Manifest::load, which caught only parse_error (exit 1 in the tools).
+  std::istringstream in(R"({"format": "aevb-manifest", "x": 0.0039215E862745098})");
+  auto [code, msg] = error_of([&] { Manifest::parse(in, "ds"); });
+  EXPECT_EQ(code, kExitBadInput);
+  EXPECT_EQ(msg.rfind("ds/manifest.json: invalid JSON: ", 0), 0u) << msg;
+}
+
+TEST(ReaderLimits, ModelParamsOfAHugeDeclaredShapeAreRefusedBeforeReading) {
+  // Found by fuzz_model: /params declared 2^36 floats (chunked, nothing written)
+  // was allocated in full before its size was compared with the architecture.
+  TempDir d;
+  const std::string p = d / "model.h5";
+  ModelSpec spec;
+  spec.x_dim = 6;
+  spec.hidden = {3};
+  spec.latent = 2;
+  Vae m(spec);
+  ModelMeta meta;
+  meta.row_shape = {2, 3};
+  save_model(p, m, meta);
+  {
+    h5::Id f = h5::open_file_rw(p);
+    ASSERT_GE(H5Ldelete(f, "params", H5P_DEFAULT), 0);
+    const hsize_t dims[1] = {hsize_t{1} << 36}, chunk[1] = {64};
+    hid_t space = H5Screate_simple(1, dims, nullptr), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, chunk);
+    hid_t ds = H5Dcreate2(f, "params", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  }
+  auto [code, msg] = error_of([&] { load_model(p); });
+  EXPECT_EQ(code, kExitBadInput);
+  EXPECT_EQ(msg, p + ": /params has shape [68719476736] but the architecture needs " +
+                     std::to_string(m.num_params()) + " values");
 }
 
 // ---- aevb-data ----

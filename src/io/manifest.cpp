@@ -112,7 +112,7 @@ Manifest Manifest::parse(std::istream& in, const std::string& dir) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     throw input_error(path + ": invalid JSON: " + e.what());
   }
   const std::string format = r.str(j, "format", "");
