@@ -26,7 +26,7 @@ MPICH_MPIEXEC ?= /usr/bin/mpiexec.mpich
 # The tests that start ranks with AEVB_MPIEXEC (tests/mpi_test_util.hpp, test_eval_cli.cpp).
 MPI_TESTS ?= MpiTrain|RankInvariance
 
-.PHONY: deps deps-test deps-mpich build demo test test-mpich test-sanitize bench bench-native clean
+.PHONY: deps deps-test deps-mpich build demo test fuzz fuzz-build test-mpich test-sanitize bench bench-native clean
 
 deps:
 	./tools/install-deps.sh
@@ -52,8 +52,28 @@ demo: build
 	  mpirun -np 2 --oversubscribe $(BUILD)/aevb-eval --model $(DEMO_OUT)/run/model.h5 --data $(DEMO_OUT)/mnist \
 	    --k 1,10,100 --out $(DEMO_OUT)/run/eval-test.h5; fi
 
+# The libFuzzer build (clang, ASan + UBSan; fuzz/, docs/fuzzing.md): only the
+# fuzz targets and what they link are compiled.
+FUZZ_BUILD ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang-14
+FUZZ_CXX ?= clang++-14
+fuzz-build:
+	CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEVB_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	$(MAKE) fuzz-build
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz -j$(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS each, one after the other, one process
+# each; crashes land in $(FUZZ_BUILD)/fuzz/artifacts/.
+fuzz: deps-test fuzz-build
+	@set -e; for t in $$(cd $(FUZZ_BUILD)/fuzz && ls fuzz_* | grep -v '\.'); do \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  ASAN_OPTIONS=detect_leaks=0 fuzz/run_fuzz.sh $(FUZZ_BUILD)/fuzz/$$t fuzz/corpus/$${t#fuzz_} \
+	    $(FUZZ_BUILD)/fuzz/corpus/$${t#fuzz_} $(FUZZ_SECONDS); done
 
 # MPICH's compiler wrapper and hydra mpiexec (no Open MPI flags in the tests:
 # cmake/AevbMpiexec.cmake), its own build directory, the MPI tests.
@@ -81,4 +101,4 @@ bench-native: deps
 	$(BUILD)-native/bench/aevb_bench_train
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-native $(MPICH_BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-native $(MPICH_BUILD) $(FUZZ_BUILD)

@@ -281,7 +281,7 @@ TEST(ConvertNpy, TruncatedFortranOrderAndUnsupportedDtypeAreNamed) {
   trunc.resize(trunc.size() - 5);
   write_file(d / "t.npy", trunc, false);
   expect_failure(run_data_tool("convert npy --input " + d / "t.npy" + " --out " + out, d), 3,
-                 d / "t.npy" + ": truncated .npy: expected 48 bytes of data after the header, found 43", out);
+                 d / "t.npy" + ": truncated .npy: shape (3, 4) of <f4 needs 48 bytes of data after the header, found 43 (file size 171)", out);
   write_file(d / "f.npy", npy_bytes("<f4", "(3, 4)", f.data(), 48, true), false);
   expect_failure(run_data_tool("convert npy --input " + d / "f.npy" + " --out " + out, d), 3,
                  d / "f.npy" + ": fortran_order is True; only C-order arrays are supported (save np.ascontiguousarray(a))",

@@ -100,7 +100,7 @@ TEST(DataCli, TruncatedIdx) {
   const std::string out = d / "ds";
   expect_failure(run_data_tool("convert mnist " + files_args(src) + " --out " + out, d), 3,
                  src.images_test +
-                     ": truncated IDX file: expected 476 bytes of data after the header, found 376",
+                     ": truncated IDX file: expected 476 bytes of data after the header, found 376 (header: 17 x 4 x 7)",
                  out);
 }
 

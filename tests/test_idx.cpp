@@ -85,7 +85,7 @@ TEST(IdxReader, TruncatedDataIsNamedWithByteCounts) {
     write_file(p, bytes, gz);
     auto [code, msg] = error_of([&] { read_idx_images(p); });
     EXPECT_EQ(code, kExitBadInput);
-    EXPECT_EQ(msg, p + ": truncated IDX file: expected 280 bytes of data after the header, found 250");
+    EXPECT_EQ(msg, p + ": truncated IDX file: expected 280 bytes of data after the header, found 250 (header: 10 x 4 x 7)");
   }
 }
 

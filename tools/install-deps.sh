@@ -23,6 +23,7 @@ packages=(
 if [[ "${AEVB_WITH_TESTS:-0}" == "1" || "${AEVB_WITH_SLURM:-0}" == "1" ]]; then
   packages+=(slurmctld slurmd slurm-client munge)   # the SLURM job-script tests
   packages+=(lmod)                                  # the modulefile test (tests/install)
+  packages+=(clang-14 libfuzzer-14-dev)             # the fuzz targets (fuzz/, `make fuzz`)
 fi
 if [[ "${AEVB_WITH_MPICH:-0}" == "1" ]]; then
   packages+=(mpich libmpich-dev)                    # the MPICH build (mpicc.mpich, mpiexec.mpich)

@@ -206,6 +206,13 @@ LineReader::~LineReader() {
 }
 
 bool LineReader::next(std::string_view& line) {
+  if (!next_raw(line)) return false;
+  // A UTF-8 byte order mark (spreadsheet exports) is not part of the first line.
+  if (line_no_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3);
+  return true;
+}
+
+bool LineReader::next_raw(std::string_view& line) {
   for (;;) {
     const char* b = buf_.data() + beg_;
     if (const void* nl = std::memchr(b, '\n', end_ - beg_)) {

@@ -62,6 +62,9 @@ const char* mat_class_name(matio_classes c) {
 struct MatCloser {
   void operator()(mat_t* m) const { Mat_Close(m); }
 };
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
 struct VarFree {
   void operator()(matvar_t* v) const { Mat_VarFree(v); }
 };
@@ -71,7 +74,17 @@ struct VarFree {
 ConvertStats convert_frey(const FreyOptions& o) {
   check_common(o.common);
   if (o.input.empty()) throw usage_error("convert frey: missing --input FILE");
-  detail::file_size(o.input);  // "cannot open: No such file or directory"
+  const int64_t size = detail::file_size(o.input);  // "cannot open: No such file or directory"
+  {
+    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(o.input.c_str(), "rb"));
+    if (!f) throw input_error(o.input + ": cannot open: " + std::strerror(errno));
+    check_mat_layout(
+        [&](uint64_t off, void* dst, size_t n) -> size_t {
+          if (fseeko(f.get(), static_cast<off_t>(off), SEEK_SET) != 0) return 0;
+          return std::fread(dst, 1, n, f.get());
+        },
+        static_cast<uint64_t>(size), o.input);
+  }
   Mat_LogInitFunc("aevb-data", silent_matio_log);
   std::unique_ptr<mat_t, MatCloser> mat(Mat_Open(o.input.c_str(), MAT_ACC_RDONLY));
   if (!mat) throw input_error(o.input + ": not a MATLAB MAT-file (matio cannot open it)");
@@ -98,6 +111,10 @@ ConvertStats convert_frey(const FreyOptions& o) {
   }
   const int64_t n = static_cast<int64_t>(ff->dims[1]);
   if (n == 0) throw input_error(o.input + ": variable 'ff' holds no images (560 x 0)");
+  // What matio says it read must be the whole 560 x N variable.
+  if (ff->data_size != 1 || ff->nbytes != static_cast<size_t>(n) * 560)
+    throw input_error(o.input + ": matio read " + std::to_string(ff->nbytes) + " bytes of variable 'ff', expected " +
+                      std::to_string(n * 560) + " (560 x " + std::to_string(n) + " uint8)");
   const auto splits = detail::split_rows(o.common, n, o.input);
 
   SplitSpec base;

@@ -25,7 +25,8 @@ class LineReader {
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
-  // The next line without its "\n" (and "\r"); false at the end of the file.
+  // The next line without its "\n" (and "\r"), and the first without a UTF-8
+  // byte order mark; false at the end of the file.
   bool next(std::string_view& line);
   int64_t line_number() const { return line_no_; }  // 1-based, of the last line returned
   int64_t bytes() const { return bytes_; }          // decompressed bytes read so far
@@ -35,6 +36,7 @@ class LineReader {
   std::string plain_sha256();
 
  private:
+  bool next_raw(std::string_view& line);
   std::string path_;
   gzFile f_ = nullptr;
   std::vector<char> buf_;

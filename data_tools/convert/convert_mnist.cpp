@@ -25,6 +25,7 @@ struct Source {
 Source read_source(const std::string& images, const std::string& labels) {
   Source s{read_idx_images(images), read_idx_labels(labels), {}, {}};
   check_same_rows(s.images, s.labels);
+  check_digit_labels(s.labels);
   s.files = {basename_of(images), basename_of(labels)};
   s.sha256 = {sha256_file_hex(images), sha256_file_hex(labels)};
   return s;

@@ -57,7 +57,9 @@ std::string dict_value(const std::string& h, const std::string& key, const std::
   return v;
 }
 
-NpyHeader read_npy_header(std::FILE* f, const std::string& path) {
+// `size`: the bytes the file holds; nothing the header declares is allocated
+// before it is checked against them.
+NpyHeader read_npy_header(std::FILE* f, int64_t size, const std::string& path) {
   unsigned char pre[12] = {};
   const size_t got = std::fread(pre, 1, 10, f);
   if (got < 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
@@ -75,6 +77,10 @@ NpyHeader read_npy_header(std::FILE* f, const std::string& path) {
     throw input_error(path + ": unsupported .npy format version " + std::to_string(major) + "." +
                       std::to_string(pre[7]));
   }
+  if (hlen > size - start)
+    throw input_error(path + ": truncated .npy header: expected " + std::to_string(hlen) +
+                      " bytes, the file has " + std::to_string(std::max<int64_t>(size - start, 0)) +
+                      " after the " + std::to_string(start) + "-byte preamble");
   std::string h(static_cast<size_t>(hlen), '\0');
   if (std::fread(h.data(), 1, h.size(), f) != h.size())
     throw input_error(path + ": truncated .npy header (expected " + std::to_string(hlen) + " bytes)");
@@ -190,29 +196,61 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
+const char* dtype_text(NpyType t) { return t == NpyType::u1 ? "|u1" : t == NpyType::f4 ? "<f4" : "<f8"; }
+
+// The header, and the data size it declares (overflow-checked) against the
+// bytes after it: exactly equal, or an input_error naming shape and sizes.
+NpyHeader open_npy(std::FILE* f, int64_t size, const std::string& path) {
+  const NpyHeader h = read_npy_header(f, size, path);
+  std::string shape = "(";
+  for (size_t i = 0; i < h.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(h.shape[i]);
+  shape += h.shape.size() == 1 ? ",)" : ")";
+  int64_t expect = static_cast<int64_t>(h.elem);
+  bool overflow = false;
+  for (int64_t d : h.shape) overflow = overflow || __builtin_mul_overflow(expect, d, &expect);
+  const int64_t found = size - h.data_offset;
+  const std::string declared = "shape " + shape + " of " + dtype_text(h.type);
+  if (overflow)
+    throw input_error(path + ": .npy " + declared + " declares more data than any file can hold; the file has " +
+                      std::to_string(size) + " bytes");
+  if (found < expect)
+    throw input_error(path + ": truncated .npy: " + declared + " needs " + std::to_string(expect) +
+                      " bytes of data after the header, found " + std::to_string(found) +
+                      " (file size " + std::to_string(size) + ")");
+  if (found > expect)
+    throw input_error(path + ": " + declared + " needs " + std::to_string(expect) +
+                      " bytes of data after the header, found " + std::to_string(found) +
+                      " (file size " + std::to_string(size) + ")");
+  if (expect == 0) throw input_error(path + ": the array holds no data");
+  return h;
+}
+
+std::vector<double> default_range(const NpyHeader& h, std::vector<double> range) {
+  const double big = std::numeric_limits<float>::max();
+  if (range.empty()) range = h.type == NpyType::u1 ? std::vector<double>{0, 255} : std::vector<double>{-big, big};
+  return range;
+}
+
 }  // namespace
+
+int64_t scan_npy(std::FILE* f, int64_t size, const std::string& name,
+                 const std::vector<double>& value_range) {
+  const NpyHeader h = open_npy(f, size, name);
+  NpySource src(name, f, h, default_range(h, value_range));
+  std::vector<uint8_t> buf(std::max<size_t>(h.elem, 4) * static_cast<size_t>(src.cols()));
+  while (src.read(buf.data(), nullptr, 1) == 1) {
+  }
+  return src.rows();
+}
 
 ConvertStats convert_npy(const NpyOptions& o) {
   check_common(o.common);
   if (o.input.empty()) throw usage_error("convert npy: missing --input FILE");
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(o.input.c_str(), "rb"));
   if (!f) throw input_error(o.input + ": cannot open: " + std::strerror(errno));
-  const NpyHeader h = read_npy_header(f.get(), o.input);
-  int64_t cols = 1;
-  for (size_t i = 1; i < h.shape.size(); ++i) cols *= h.shape[i];
-  const int64_t expect = h.shape[0] * cols * static_cast<int64_t>(h.elem);
-  const int64_t found = detail::file_size(o.input) - h.data_offset;
-  if (found < expect)
-    throw input_error(o.input + ": truncated .npy: expected " + std::to_string(expect) +
-                      " bytes of data after the header, found " + std::to_string(found));
-  if (found > expect)
-    throw input_error(o.input + ": expected " + std::to_string(expect) +
-                      " bytes of data after the header, found " + std::to_string(found));
-  if (h.shape[0] == 0 || cols == 0) throw input_error(o.input + ": the array holds no data");
+  const NpyHeader h = open_npy(f.get(), detail::file_size(o.input), o.input);
   const auto splits = detail::split_rows(o.common, h.shape[0], o.input);
-  const double big = std::numeric_limits<float>::max();
-  std::vector<double> range = o.value_range;
-  if (range.empty()) range = h.type == NpyType::u1 ? std::vector<double>{0, 255} : std::vector<double>{-big, big};
+  const std::vector<double> range = default_range(h, o.value_range);
 
   SplitSpec base;
   base.dtype = h.type == NpyType::u1 ? h5::DType::uint8 : h5::DType::float32;

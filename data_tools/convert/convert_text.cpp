@@ -286,6 +286,20 @@ ConvertStats convert_amat(const AmatOptions& o) {
 
 namespace {
 
+// Header names select columns and name them in messages and attributes: two
+// columns of one name would make both ambiguous.
+void check_unique_names(const std::vector<std::string>& names, const std::string& path,
+                        int64_t line_no) {
+  std::map<std::string_view, size_t> seen;
+  for (size_t c = 0; c < names.size(); ++c) {
+    const auto [it, fresh] = seen.emplace(names[c], c);
+    if (!fresh)
+      throw input_error(path + ":" + std::to_string(line_no) + ": columns " +
+                        std::to_string(it->second) + " and " + std::to_string(c) + " are both named " +
+                        quote_token(names[c]) + " (header names must be unique)");
+  }
+}
+
 // Pass 1 over the CSV: header names, the number of fields, the data rows and
 // the file's checksum.
 int64_t scan_csv(const CsvOptions& o, CsvLayout& L, std::string& sha) {
@@ -303,6 +317,7 @@ int64_t scan_csv(const CsvOptions& o, CsvLayout& L, std::string& sha) {
       first = false;
       if (o.header) {
         for (auto s : f) L.names.push_back(unquote(s));
+        check_unique_names(L.names, o.input, lr.line_number());
         continue;
       }
     }
@@ -367,6 +382,32 @@ SplitSpec csv_split_spec(const CsvOptions& o, const CsvLayout& L, const std::str
 }
 
 }  // namespace
+
+int64_t scan_amat(const std::string& path) {
+  int64_t rows = 0;
+  {
+    LineReader lr(path);
+    std::string_view line;
+    while (lr.next(line)) ++rows;
+  }
+  AmatSource src(path, rows);
+  std::vector<uint8_t> row(kAmatCols);
+  for (int64_t r = 0; r < rows; ++r) src.read(row.data(), nullptr, 1);
+  return rows;
+}
+
+int64_t scan_csv(const CsvOptions& o) {
+  CsvLayout L;
+  std::string sha;
+  const int64_t rows = scan_csv(o, L, sha);
+  if (rows == 0) throw input_error(o.input + ": no data rows");
+  choose_columns(o, L);
+  CsvSource src(o, L, rows);
+  std::vector<float> row(L.columns.size());
+  int64_t label = 0;
+  for (int64_t r = 0; r < rows; ++r) src.read(row.data(), &label, 1);
+  return rows;
+}
 
 ConvertStats convert_csv(const CsvOptions& o) {
   check_common(o.common);

@@ -100,9 +100,10 @@ Checkpoint read_checkpoint(const std::string& path) {
   id.ranks = h5::read_attr_int(f, "ranks");
   id.config_ini = h5::read_attr_string(f, "config_ini");
   c.optimizer_steps = h5::read_attr_int(f, "optimizer_steps");
+  const Vae shape(c.spec);
+  check_param_count(f, "params", shape.num_params(), path);
   c.params = h5::read_dataset<float>(f, "params").data;
   h5::Id g = h5::open_group(f, "optimizer");
-  const Vae shape(c.spec);
   if (static_cast<int64_t>(c.params.size()) != shape.num_params())
     throw input_error(path + ": /params has " + std::to_string(c.params.size()) + " values but the architecture needs " +
                       std::to_string(shape.num_params()));
@@ -112,6 +113,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   Optimizer probe(oc, 0);
   for (auto& [name, buf] : probe.state()) {
     (void)buf;
+    check_param_count(g, name, shape.num_params(), path);
     auto arr = h5::read_dataset<float>(g, name);
     if (arr.data.size() != c.params.size())
       throw input_error(path + ": /optimizer/" + name + " has " + std::to_string(arr.data.size()) + " values, expected " +

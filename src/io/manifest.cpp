@@ -98,16 +98,21 @@ SplitInfo parse_split(const Reader& r, const std::string& name, const json& j) {
 }  // namespace
 
 Manifest Manifest::load(const std::string& dir) {
+  const std::string path = dir + "/" + kManifestFile;
+  std::ifstream in(path);
+  if (!in) throw input_error(path + ": cannot open (is " + dir + " an aevb dataset directory?)");
+  return parse(in, dir);
+}
+
+Manifest Manifest::parse(std::istream& in, const std::string& dir) {
   Manifest m;
   m.dir = dir;
   const std::string path = dir + "/" + kManifestFile;
   Reader r{path};
-  std::ifstream in(path);
-  if (!in) throw input_error(path + ": cannot open (is " + dir + " an aevb dataset directory?)");
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     throw input_error(path + ": invalid JSON: " + e.what());
   }
   const std::string format = r.str(j, "format", "");

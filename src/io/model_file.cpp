@@ -86,11 +86,24 @@ void save_model(const std::string& path, const Vae& m, const ModelMeta& meta) {
   f.commit();
 }
 
+void check_param_count(int64_t loc, const std::string& name, int64_t n, const std::string& path) {
+  if (!h5::has_link(loc, name)) throw input_error(path + ": missing dataset /" + name);
+  const h5::Id d = h5::open_dataset(loc, name);
+  const auto dims = h5::dataset_dims(d);
+  if (dims.size() != 1 || dims[0] != static_cast<hsize_t>(n)) {
+    std::string shape;
+    for (size_t i = 0; i < dims.size(); ++i) shape += (i ? " x " : "") + std::to_string(dims[i]);
+    throw input_error(path + ": /" + name + " has shape [" + shape + "] but the architecture needs " +
+                      std::to_string(n) + " values");
+  }
+}
+
 namespace {
 
 // The architecture, /params and its checksum: common to models and checkpoints.
 void read_params(hid_t f, const std::string& path, LoadedModel& out) {
   out.model = std::make_unique<Vae>(read_model_spec(f, path));
+  check_param_count(f, "params", out.model->num_params(), path);
   auto p = h5::read_dataset<float>(f, "params");
   Vae& m = *out.model;
   if (p.dims.size() != 1 || static_cast<int64_t>(p.dims[0]) != m.num_params())

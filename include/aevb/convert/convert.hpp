@@ -4,6 +4,8 @@
 // DatasetWriter, so nothing is left under a final name when they fail.
 #pragma once
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,12 +76,23 @@ struct AmatOptions {
 // binarized_mnist_{train,valid,test}.amat[.gz] inside dir (those present; at least one).
 AmatOptions find_amat_files(const std::string& dir, AmatOptions base);
 ConvertStats convert_amat(const AmatOptions& o);
+// Both passes of convert_amat over one file (count, then parse every line),
+// writing nothing. Returns the rows.
+int64_t scan_amat(const std::string& path);
 
 struct FreyOptions {
   CommonOptions common;
   std::string input;  // frey_rawface.mat
 };
 ConvertStats convert_frey(const FreyOptions& o);
+// Reads n bytes at offset into dst; returns how many it read.
+using MatReadAt = std::function<size_t(uint64_t offset, void* dst, size_t n)>;
+// The pre-check convert_frey runs before matio sees a file of `size` bytes:
+// in a level 5 MAT-file, every size a tag declares must fit in the bytes
+// present, each compressed variable must inflate to exactly its declared size,
+// and a numeric variable's data must be its dimensions' worth (input_error
+// naming `name` otherwise). Level 4 and 7.3 (HDF5) files pass through to matio.
+void check_mat_layout(const MatReadAt& read_at, uint64_t size, const std::string& name);
 
 struct CsvOptions {
   CommonOptions common;
@@ -92,6 +105,9 @@ struct CsvOptions {
   std::vector<double> value_range;  // empty: any finite float32
 };
 ConvertStats convert_csv(const CsvOptions& o);
+// Both passes of convert_csv (header, columns, every value and label), writing
+// nothing; o.common is not used. Returns the data rows.
+int64_t scan_csv(const CsvOptions& o);
 
 struct NpyOptions {
   CommonOptions common;
@@ -100,6 +116,11 @@ struct NpyOptions {
   std::vector<double> value_range;  // empty: [0,255] for uint8, any finite float32 otherwise
 };
 ConvertStats convert_npy(const NpyOptions& o);
+// Every check convert_npy makes on a .npy stream of `size` bytes (header,
+// declared size against the bytes present, every value against value_range),
+// writing nothing; `name` stands for the file in messages. Returns the rows.
+int64_t scan_npy(std::FILE* f, int64_t size, const std::string& name,
+                 const std::vector<double>& value_range = {});
 
 struct ReshardOptions {
   std::string in, out;

@@ -25,8 +25,15 @@ inline constexpr uint32_t kIdxLabelsMagic = 0x00000801;
 
 IdxFile read_idx_images(const std::string& path);  // magic 0x803, 3 dims
 IdxFile read_idx_labels(const std::string& path);  // magic 0x801, 1 dim
+// The same parser over bytes in memory (plain IDX, not gzip); `name` stands for
+// the file in messages. The declared data size is checked against the bytes
+// present before anything is allocated (files: against the file size, or, for
+// gzip, read in bounded chunks until the stream ends).
+IdxFile parse_idx(const std::string& name, const uint8_t* data, size_t size, uint32_t magic);
 
 // "image file X has 60000 rows but label file Y has 59999"
 void check_same_rows(const IdxFile& images, const IdxFile& labels);
+// MNIST labels are digits: "X: label 12 at row 3 is not a digit 0..9".
+void check_digit_labels(const IdxFile& labels);
 
 }  // namespace aevb

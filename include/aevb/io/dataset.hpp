@@ -5,6 +5,7 @@
 // was expected; nothing is returned until the rows it covers have passed.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ struct Manifest {
 
   // input_error naming <dir>/manifest.json (and the field) on any problem.
   static Manifest load(const std::string& dir);
+  // The same checks on manifest text from a stream (load's parser; the fuzz target's entry).
+  static Manifest parse(std::istream& in, const std::string& dir);
   // input_error listing the available splits.
   const SplitInfo& split(const std::string& name) const;
   std::string to_json() const;  // the manifest.json text (pretty, trailing newline)

@@ -34,6 +34,11 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path);  // input_error
 
 // What model files and checkpoints share: format and format_version, the
 // architecture, /params with its block layout attributes, params_sha256.
+// Checks that dataset `name` of loc is 1-D with exactly `n` values before it is
+// read (a declared shape costs nothing to write but its size to read):
+// input_error "PATH: /NAME has ... values but the architecture needs n".
+void check_param_count(int64_t loc, const std::string& name, int64_t n, const std::string& path);
+
 void write_model_core(int64_t root, const std::string& format, int64_t version, const Vae& m);
 
 void save_model(const std::string& path, const Vae& m, const ModelMeta& meta);
