@@ -164,6 +164,31 @@ TEST(ReaderLimits, ModelParamsOfAHugeDeclaredShapeAreRefusedBeforeReading) {
                      std::to_string(m.num_params()) + " values");
 }
 
+// An architecture of huge layers (a corrupted x_dim or hidden size): refused
+// from the attributes alone, before a Vae would allocate it.
+TEST(ReaderLimits, ModelOfAHugeArchitectureIsRefusedBeforeAllocating) {
+  TempDir d;
+  const std::string p = d / "model.h5";
+  ModelSpec spec;
+  spec.x_dim = 6;
+  spec.hidden = {3};
+  spec.latent = 2;
+  save_model(p, Vae(spec), ModelMeta{});
+  for (const int64_t x_dim : {int64_t{1} << 40, int64_t{1} << 30}) {
+    {
+      h5::Id f = h5::open_file_rw(p);
+      ASSERT_GE(H5Adelete(f, "x_dim"), 0);
+      h5::write_attr_int(f, "x_dim", x_dim);
+    }
+    auto [code, msg] = error_of([&] { load_model(p); });
+    EXPECT_EQ(code, kExitBadInput);
+    if (x_dim > (int64_t{1} << 31))
+      EXPECT_EQ(msg, p + ": bad model architecture: layer sizes beyond 2^31 or a parameter count that overflows");
+    else  // fits in int64, but not what /params holds
+      EXPECT_EQ(msg.rfind(p + ": /params has shape [", 0), 0u) << msg;
+  }
+}
+
 // ---- aevb-data ----
 
 TEST(ConvertBadInput, IdxHugeRowCountIsExit3NotBadAlloc) {

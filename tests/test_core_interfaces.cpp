@@ -187,3 +187,24 @@ TEST(SgvbSampleWeights, ScaleTheDecoderGradient) {
 
 }  // namespace
 }  // namespace aevb
+
+namespace {
+// The count a file's architecture is checked with before a Vae is built must be
+// exactly what the Vae allocates (blocks padded as ParamLayout pads them).
+TEST(ParamCount, MatchesTheVaeLayoutAndRefusesOverflow) {
+  for (const auto& hidden : {std::vector<int64_t>{}, {7}, {500}, {13, 200, 3}}) {
+    for (auto dec : {aevb::DecoderKind::kBernoulli, aevb::DecoderKind::kGaussian}) {
+      aevb::ModelSpec s;
+      s.x_dim = 31;
+      s.hidden = hidden;
+      s.latent = 5;
+      s.decoder = dec;
+      EXPECT_EQ(aevb::param_count(s), aevb::Vae(s).num_params());
+    }
+  }
+  aevb::ModelSpec huge;
+  huge.x_dim = int64_t{1} << 40;
+  huge.hidden = {int64_t{1} << 40};
+  EXPECT_EQ(aevb::param_count(huge), -1);
+}
+}  // namespace

@@ -192,13 +192,13 @@ std::vector<double> parse_range(const std::string& s, const std::string& option)
 
 // ---- LineReader ----
 
-LineReader::LineReader(const std::string& path) : path_(path), buf_(1 << 20) {
+LineReader::LineReader(const std::string& path) : path_(path), buf_(1 << 16) {
   errno = 0;
   f_ = gzopen(path.c_str(), "rb");
   if (!f_)
     throw input_error(path + ": cannot open: " +
                       std::strerror(errno ? errno : ENOMEM));
-  gzbuffer(f_, 1 << 18);
+  gzbuffer(f_, 1 << 16);  // 64 KiB: plenty for line reading; larger buffers cost a fresh mmap per file
 }
 
 LineReader::~LineReader() {

@@ -62,6 +62,20 @@ std::vector<int64_t> decoder_sizes(const ModelSpec& s) {
 }
 }  // namespace
 
+int64_t param_count(const ModelSpec& spec) {
+  // As ParamLayout::add counts: each W and b block padded to 16 floats.
+  int64_t total = 0;
+  auto add = [&](int64_t rows, int64_t cols) {
+    int64_t n = 0;
+    return rows >= 0 && cols >= 0 && !__builtin_mul_overflow(rows, cols, &n) &&
+           !__builtin_add_overflow(n, 15, &n) && !__builtin_add_overflow(total, n / 16 * 16, &total);
+  };
+  for (const auto& sizes : {encoder_sizes(spec), decoder_sizes(spec)})
+    for (size_t l = 0; l + 1 < sizes.size(); ++l)
+      if (!add(sizes[l], sizes[l + 1]) || !add(1, sizes[l + 1])) return -1;
+  return total;
+}
+
 Vae::Vae(const ModelSpec& spec) : Vae(spec, ParamLayout{}) {}
 
 Vae::Vae(const ModelSpec& spec, ParamLayout&& scratch)

@@ -46,6 +46,14 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path) {
     throw input_error(path + ": bad model architecture: non-positive dimensions");
   for (auto h : s.hidden)
     if (h <= 0) throw input_error(path + ": bad model architecture: non-positive hidden layer size");
+  // Before anything is allocated for it: the architecture must fit in int64
+  // and match the stored /params (a huge x_dim would otherwise be allocated).
+  constexpr int64_t kMaxDim = int64_t{1} << 31;
+  bool too_big = s.x_dim > kMaxDim || s.latent > kMaxDim;
+  for (auto h : s.hidden) too_big = too_big || h > kMaxDim;
+  const int64_t n = too_big ? -1 : param_count(s);
+  if (n < 0) throw input_error(path + ": bad model architecture: layer sizes beyond 2^31 or a parameter count that overflows");
+  if (h5::has_link(loc, "params")) check_param_count(loc, "params", n, path);
   return s;
 }
 

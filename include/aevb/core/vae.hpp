@@ -35,6 +35,11 @@ struct ModelSpec {
   bool operator==(const ModelSpec&) const = default;
 };
 
+// Weights and biases of the model spec describes, computed without allocating;
+// -1 if the count does not fit in int64 (a corrupted or hostile file's
+// architecture is checked with this before a Vae is built).
+int64_t param_count(const ModelSpec& spec);
+
 class Vae {
  public:
   explicit Vae(const ModelSpec& spec);
