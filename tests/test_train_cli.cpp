@@ -81,8 +81,13 @@ TEST(TrainCli, HelpListsTheOptionsAndExitsZero) {
   const RunResult r = run_train("--help", d);
   EXPECT_EQ(r.exit_code, 0);
   for (const char* opt : {"--data", "--hidden", "--estimator", "--samples", "--optimizer", "--lr-schedule",
-                          "--weight-prior-precision", "--binarize", "Exit codes"})
+                          "--weight-prior-precision", "--binarize", "--watchdog-seconds", "Exit codes"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  // Defaults as written (bug 9: --init-std showed 0.0199999996 for 0.02f-like floats).
+  for (const char* shown : {"--init-std arg (=0.01)", "--lr arg (=0.02)", "--adam-eps arg (=1e-08)"})
+    EXPECT_NE(r.out.find(shown), std::string::npos) << shown << "\n" << r.out;
+  EXPECT_EQ(r.out.find("0.0199999996"), std::string::npos);
+  EXPECT_EQ(r.out.find("0.00999999978"), std::string::npos);
 }
 
 struct BadCase {

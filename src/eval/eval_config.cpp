@@ -102,7 +102,8 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
                      "Usage: [mpirun -np P] aevb-eval --model FILE --data DIR [options]\n"
                   << cmdline
                   << "\nExit codes: 0 done, 2 bad option, 3 bad input file (missing, corrupted, model and data of\n"
-                     "different dimension), 4 cannot write the results file (or it exists: --force), 75 stopped\n"
+                     "different dimension), 4 cannot write the results file (or it exists: --force), 6 no progress\n"
+                     "for --watchdog-seconds, 75 stopped\n"
                      "by SIGINT/SIGTERM/SIGUSR1 with the finished points kept in OUT.partial (run the same\n"
                      "command again to resume), 1 internal error.\n"
                      "Summary lines go to stderr; the last line on stdout is a JSON summary.\n";

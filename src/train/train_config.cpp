@@ -168,8 +168,10 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
         std::cout << "aevb-train: train a variational autoencoder with SGVB (Kingma & Welling), data-parallel over MPI.\n\n"
                      "Usage: [mpirun -np P] aevb-train --data DIR [options]\n"
                   << cmdline
-                  << "\nExit codes: 0 done, 2 bad option, 3 bad input file, 4 cannot write outputs, "
-                     "5 diverged (NaN/Inf), 75 checkpointed on a signal (requeue), 1 internal error.\n"
+                  << "\nExit codes: 0 done, 2 bad option, 3 bad input file, 4 cannot write outputs (or the run\n"
+                     "directory is locked by another run), 5 diverged (NaN/Inf), 6 no progress for --watchdog-seconds,\n"
+                     "75 stopped by SIGINT/SIGTERM/SIGUSR1 with a checkpoint (run again to resume), 1 internal error.\n"
+                     "Option ranges: docs/options.md.\n"
                      "An option given twice: the last one wins. The last line on stdout is a JSON summary.\n";
       }
       return false;
