@@ -241,6 +241,26 @@ TEST_F(EvalSignals, UsrOneKeepsFinishedPointsAndTheSameCommandResumes) {
   expect_same_results(out, d / "ref.h5");
 }
 
+TEST_F(EvalSignals, ASecondEvaluationIntoTheSameResultsFileIsRefused) {
+  TempDir d;
+  const std::string out = d / "res.h5";
+  // Slow on purpose (100000 prior samples per point): still running when the second starts.
+  Background job =
+      start(std::string(AEVB_BINARY_DIR) + "/aevb-eval " + eval_args(out, "--prior-samples 100000"), d, "first");
+  ASSERT_TRUE(wait_for_text(job.err, "aevb-eval: K = ", 60)) << slurp(job.err);
+  const RunResult second = eval(eval_args(out), d, "second");
+  ::kill(job.pid, SIGUSR1);
+  job.wait(60);
+  EXPECT_EQ(second.exit_code, 4) << second.err;
+  EXPECT_EQ(second.err.rfind("aevb-eval: error: results file " + out + " is in use by aevb-eval (PID " +
+                                 std::to_string(job.pid),
+                             0),
+            0u)
+      << second.err;
+  // Another file of the same directory is free meanwhile.
+  EXPECT_EQ(eval(eval_args(d / "other.h5"), d, "other").exit_code, 0);
+}
+
 TEST_F(EvalSignals, AnExistingResultsFileIsReplacedOnlyWithForce) {
   TempDir d;
   const std::string out = d / "res.h5";

@@ -11,6 +11,7 @@
 
 #include "aevb/io/dataset.hpp"
 #include "aevb/core/dnnl_context.hpp"
+#include "aevb/io/dir_lock.hpp"
 #include "aevb/io/durable_file.hpp"
 #include "aevb/base/error.hpp"
 #include "aevb/io/eval_results.hpp"
@@ -37,6 +38,7 @@ struct Inputs {
   std::string dataset_name;
   DataMatrix data;
   bool binarized = false;
+  DirLock lock;  // rank 0: the results file's lock, held to the end
 };
 
 // Everything that can fail on bad input, before any compute.
@@ -48,6 +50,14 @@ Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
       if (std::filesystem::is_directory(cfg.out_path))
         throw output_error("--out " + cfg.out_path + " is a directory; expected a results file path (e.g. " +
                            cfg.out_path + "/eval.h5)");
+      // One evaluation per results file (they would overwrite each other's
+      // OUT.partial); other files of the directory stay free for other writers.
+      const std::filesystem::path out(cfg.out_path);
+      in.lock = DirLock::acquire_file(
+          (out.parent_path().empty() ? std::filesystem::path(".") : out.parent_path()) /
+              ("." + out.filename().string() + ".lock"),
+          cfg.out_path, kTool, "results file", "wait for that evaluation to end, stop it, or choose another --out");
+      if (!in.lock.notice().empty()) std::cerr << kTool << ": warning: " << in.lock.notice() << std::endl;
       // Checked before any compute: a finished evaluation is not replaced silently.
       if (std::filesystem::exists(cfg.out_path) && !cfg.force)
         throw output_error("--out " + cfg.out_path + " exists (a finished evaluation); use --force to replace it, "

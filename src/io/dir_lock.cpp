@@ -85,8 +85,13 @@ DirLock& DirLock::operator=(DirLock&& o) noexcept {
 
 DirLock DirLock::acquire(const std::string& dir, const std::string& tool, const std::string& what,
                          const std::string& advice, FlockFn flock_fn) {
+  return acquire_file(dir + "/" + kFileName, dir, tool, what, advice, flock_fn);
+}
+
+DirLock DirLock::acquire_file(const std::string& lock_path, const std::string& dir, const std::string& tool,
+                              const std::string& what, const std::string& advice, FlockFn flock_fn) {
   DirLock l;
-  l.path_ = dir + "/" + kFileName;
+  l.path_ = lock_path;
   // A releasing holder unlinks the file before unlocking it, so a lock won on
   // the old inode is worthless: try again on the file now at the path.
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -36,6 +36,11 @@ class DirLock {
   // throws output_error: "<what> <dir> is in use by <holder>; <advice>".
   static DirLock acquire(const std::string& dir, const std::string& tool, const std::string& what,
                          const std::string& advice, FlockFn flock_fn = nullptr);
+  // The same for one file of a directory shared with other writers (e.g. an
+  // aevb-eval results file): lock_path is that file's own lock file, `name` is
+  // what the messages call "in use".
+  static DirLock acquire_file(const std::string& lock_path, const std::string& name, const std::string& tool,
+                              const std::string& what, const std::string& advice, FlockFn flock_fn = nullptr);
   ~DirLock() { release(); }
   DirLock(DirLock&& o) noexcept;
   DirLock& operator=(DirLock&& o) noexcept;
