@@ -8,7 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "aevb/base/error.hpp"
 #include "aevb/cli/option_rules.hpp"
+#include "aevb/cli/options.hpp"
 #include "aevb/convert/data_options.hpp"
 #include "aevb/eval/eval_config.hpp"
 #include "aevb/train/train_config.hpp"
@@ -101,6 +103,35 @@ TEST(OptionRule, DefaultsAreInsideTheirRules) {
       }
   }
   EXPECT_EQ(checked, static_cast<int>(aevb::train_option_rules().size()));
+}
+
+TEST(ConfigFile, ErrorsNameTheFileAndLine) {
+  TempDir d;
+  namespace po = boost::program_options;
+  po::options_description desc;
+  double lr = 0;
+  int n = 0;  // no rule: Boost's own conversion error, with the file and line
+  desc.add_options()("lr", po::value(&lr))("n", po::value(&n));
+  const aevb::OptionRules rules = {OptionRule::real("lr").gt(0)};
+  auto error_of = [&](const std::string& text) {
+    std::ofstream(d / "c.ini") << text;
+    po::variables_map vm;
+    try {
+      aevb::store_config_file(d / "c.ini", desc, rules, vm);
+    } catch (const aevb::Error& e) {
+      EXPECT_EQ(e.code(), 2);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string f = d / "c.ini";
+  EXPECT_EQ(error_of("# c\n\nlr = 0.5\n"), "no error");
+  EXPECT_EQ(error_of("lr = 0\n"), "--lr (in " + f + ":1): expected a finite number > 0, got '0'");
+  EXPECT_EQ(error_of("\n[s]\n"), "--config " + f + ":2: expected 'name = value', got '[s]'");
+  EXPECT_EQ(error_of("lr = " + std::string(5000, '1') + "\n"),
+            "--config " + f + ":1: line of 5005 bytes; at most 4096 are allowed");
+  EXPECT_EQ(error_of("lr = abc\n"), "--lr (in " + f + ":1): expected a finite number > 0, got 'abc'");
+  EXPECT_EQ(error_of("lr = 1\nn = abc\n").rfind("--config " + f + ":2: ", 0), 0u);
 }
 
 struct DataCase {

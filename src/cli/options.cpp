@@ -41,6 +41,8 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
+constexpr size_t kMaxConfigLine = 4096;
+
 void store_config_file(const std::string& path, const po::options_description& d, const OptionRules& rules,
                        po::variables_map& vm) {
   std::error_code ec;
@@ -52,6 +54,11 @@ void store_config_file(const std::string& path, const po::options_description& d
   std::string line;
   for (int number = 1; std::getline(f, line); ++number) {
     const std::string where = path + ":" + std::to_string(number);
+    // Bounded before Boost sees it: its error-message formatting is slow on
+    // long text (a fuzzed file once took 25 s), and no option needs more.
+    if (line.size() > kMaxConfigLine)
+      throw usage_error("--config " + where + ": line of " + std::to_string(line.size()) + " bytes; at most " +
+                        std::to_string(kMaxConfigLine) + " are allowed");
     const std::string text = trim(line.substr(0, line.find('#')));
     if (text.empty()) continue;
     const size_t eq = text.find('=');
