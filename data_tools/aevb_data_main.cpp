@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
     message = std::string("interrupted by ") + (e.sig == SIGINT ? "SIGINT" : e.sig == SIGTERM ? "SIGTERM" : "SIGHUP") +
               ": temp files removed, no dataset written (an existing one in the output directory is unchanged)";
     std::cerr << "aevb-data: " << message << std::endl;
-    std::cout << aevb::json_text({{"tool", "aevb-data"}, {"command", command}, {"ok", false}, {"exit_code", code},
+    std::cout << aevb::json_text({{"tool", "aevb-data"}, {"command", command}, {"status", "error"}, {"ok", false}, {"exit_code", code},
                                   {"signal", e.sig}, {"error", message}})
               << std::endl;
     aevb::die_of_signal(e.sig);

@@ -21,6 +21,7 @@
 #include "aevb/io/model_file.hpp"
 #include "converter_test_util.hpp"
 #include "data_test_util.hpp"
+#include "train_test_util.hpp"
 
 namespace {
 
@@ -187,6 +188,33 @@ TEST(ReaderLimits, ModelOfAHugeArchitectureIsRefusedBeforeAllocating) {
     else  // fits in int64, but not what /params holds
       EXPECT_EQ(msg.rfind(p + ": /params has shape [", 0), 0u) << msg;
   }
+}
+
+// Found by fuzz_shard: a row_shape whose product overflows int64 (UBSan:
+// signed overflow in product()). Now refused naming the shape, in the shard
+// attribute and in manifest.json alike.
+TEST(ReaderLimits, RowShapeWhoseProductOverflowsIsRefused) {
+  TempDir d;
+  write_float_dataset(d / "ds", 4, 2, [](int64_t, int64_t) { return 0.5f; });
+  const Manifest m = Manifest::load(d / "ds");
+  const std::string shard = m.path_of(m.split("train").shards[0]);
+  const std::vector<int64_t> huge = {int64_t{1} << 62, int64_t{1} << 62};
+  {
+    h5::Id f = h5::open_file_rw(shard);
+    ASSERT_GE(H5Adelete(f, "row_shape"), 0);
+    h5::write_attr_ints(f, "row_shape", huge);
+  }
+  auto [code, msg] = error_of([&] { verify_shard_file(shard); });
+  EXPECT_EQ(code, kExitBadInput);
+  EXPECT_EQ(msg, shard + ": row_shape [4611686018427387904,4611686018427387904] has more values than int64 holds");
+  std::string text = slurp(d / "ds/manifest.json");
+  const size_t at = text.find("\"row_shape\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, text.find(']', at) - at + 1, "\"row_shape\": [4611686018427387904, 4611686018427387904]");
+  std::istringstream in(text);
+  auto [code2, msg2] = error_of([&] { Manifest::parse(in, d / "ds"); });
+  EXPECT_EQ(code2, kExitBadInput);
+  EXPECT_NE(msg2.find("row_shape: its product overflows int64"), std::string::npos) << msg2;
 }
 
 // ---- aevb-data ----

@@ -126,6 +126,8 @@ TEST(ConfigFile, ErrorsNameTheFileAndLine) {
   };
   const std::string f = d / "c.ini";
   EXPECT_EQ(error_of("# c\n\nlr = 0.5\n"), "no error");
+  EXPECT_EQ(error_of("lr = 0.5 # a comment\n  # another\n"), "no error");
+  EXPECT_EQ(error_of("lr = 0.5#x\n"), "--lr (in " + f + ":1): expected a finite number > 0, got '0.5#x'");
   EXPECT_EQ(error_of("lr = 0\n"), "--lr (in " + f + ":1): expected a finite number > 0, got '0'");
   EXPECT_EQ(error_of("\n[s]\n"), "--config " + f + ":2: expected 'name = value', got '[s]'");
   EXPECT_EQ(error_of("lr = " + std::string(5000, '1') + "\n"),

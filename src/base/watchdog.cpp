@@ -12,6 +12,16 @@
 
 namespace aevb {
 
+namespace {
+void write_all(int fd, const std::string& s) {
+  for (size_t done = 0; done < s.size();) {
+    const ssize_t n = ::write(fd, s.data() + done, s.size() - done);
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+}  // namespace
+
 Watchdog::Watchdog(const char* tool, int rank, double seconds) : tool_(tool), rank_(rank), seconds_(seconds) {
   if (seconds_ > 0) thread_ = std::thread([this] { watch(); });
 }
@@ -29,6 +39,9 @@ double Watchdog::grace_seconds() const { return std::max(2.0, 0.25 * seconds_); 
 
 void Watchdog::phase(const char* what, bool collective, int64_t step) {
   if (seconds_ <= 0) return;
+  // seq_ is odd while the fields change: watch() never pairs a new phase's
+  // name or limit with the previous phase's idle time.
+  seq_.fetch_add(1);
   collective_.store(collective);
   step_.store(step);
   what_.store(what);
@@ -47,7 +60,7 @@ void Watchdog::watch() {
   while (!cv_.wait_for(lock, std::chrono::duration<double>(tick), [this] { return done_; })) {
     const double t = now_s();
     const uint64_t seq = seq_.load();
-    if (seq != seen) {
+    if (seq != seen || (seq & 1)) {
       seen = seq;
       idle = 0;
     } else {
@@ -62,17 +75,19 @@ void Watchdog::watch() {
 }
 
 void Watchdog::fire(const char* what, double idle, int64_t step) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "rank %d: no progress for %.0f s in %s%s%s; ending the job (--watchdog-seconds %g)",
-                rank_, idle, what, step >= 0 ? " of step " : "", step >= 0 ? std::to_string(step).c_str() : "",
-                seconds_);
-  const std::string message = buf;
-  std::fprintf(stderr, "%s: error: %s\n", tool_, utf8_safe(message).c_str());
-  std::fflush(stderr);
-  const std::string line = json_text(
-      {{"tool", tool_}, {"status", "error"}, {"exit_code", static_cast<int>(kExitStalled)}, {"error", message}});
-  std::fprintf(stdout, "%s\n", line.c_str());
-  std::fflush(stdout);
+  // write(2), not stdio: the main thread may hold stdout's or stderr's lock
+  // (stuck writing to a full pipe or a hung file system).
+  char msg[512];
+  char at[48] = "";
+  if (step >= 0) std::snprintf(at, sizeof at, " of step %lld", static_cast<long long>(step));
+  std::snprintf(msg, sizeof msg, "rank %d: no progress for %.0f s in %s%s; ending the job (--watchdog-seconds %g)",
+                rank_, idle, what, at, seconds_);
+  const std::string err = std::string(tool_) + ": error: " + utf8_safe(msg) + "\n";
+  const std::string line =
+      json_text({{"tool", tool_}, {"status", "error"}, {"exit_code", static_cast<int>(kExitStalled)}, {"error", msg}}) +
+      "\n";
+  write_all(2, err);
+  write_all(1, line);
   // The main thread may hold MPI or HDF5 locks: no destructors, no atexit.
   _exit(kExitStalled);
 }

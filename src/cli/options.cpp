@@ -59,7 +59,12 @@ void store_config_file(const std::string& path, const po::options_description& d
     if (line.size() > kMaxConfigLine)
       throw usage_error("--config " + where + ": line of " + std::to_string(line.size()) + " bytes; at most " +
                         std::to_string(kMaxConfigLine) + " are allowed");
-    const std::string text = trim(line.substr(0, line.find('#')));
+    // '#' starts a comment at the start of a line or after a space or tab, so
+    // a value such as a path "data/#2" stays whole.
+    size_t hash = line.find('#');
+    while (hash != std::string::npos && hash > 0 && line[hash - 1] != ' ' && line[hash - 1] != '\t')
+      hash = line.find('#', hash + 1);
+    const std::string text = trim(line.substr(0, hash));
     if (text.empty()) continue;
     const size_t eq = text.find('=');
     if (text.front() == '[' || eq == std::string::npos)
@@ -67,9 +72,15 @@ void store_config_file(const std::string& path, const po::options_description& d
     const std::string name = trim(text.substr(0, eq));
     if (auto [it, fresh] = first_line.emplace(name, number); !fresh)
       throw usage_error("--config " + where + ": '" + name + "' is already set on line " + std::to_string(it->second));
-    std::istringstream one(name + "=" + trim(text.substr(eq + 1)) + "\n");
+    // The option is built here rather than by Boost's config-file parser, which
+    // would cut a value at any '#'.
+    if (!d.find_nothrow(name, false))
+      throw usage_error("--config " + where + ": unrecognised option '" + name + "'");
+    po::parsed_options parsed(&d);
+    po::option opt(name, {trim(text.substr(eq + 1))});
+    opt.original_tokens = {name, opt.value.front()};
+    parsed.options.push_back(std::move(opt));
     try {
-      po::parsed_options parsed = po::parse_config_file(one, d);
       check_option_rules(parsed, rules, where);
       po::store(parsed, vm);
     } catch (const po::error& e) {

@@ -68,16 +68,22 @@ double MpiComm::wtime() { return MPI_Wtime(); }
 template <class T>
 static std::vector<T> gather_impl(const std::vector<T>& local, MPI_Comm comm, int rank, int size, int root,
                                   MPI_Datatype type) {
-  if (local.size() > static_cast<size_t>(INT_MAX)) throw Error(kExitInternal, "gather: more than 2^31 values on one rank");
+  // The total is agreed by every rank first, so that a gather too large for
+  // MPI's int counts fails on all ranks together instead of leaving the
+  // others waiting in MPI_Gatherv.
+  int64_t mine = static_cast<int64_t>(local.size()), total = 0, largest = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_INT64_T, MPI_SUM, comm);
+  MPI_Allreduce(&mine, &largest, 1, MPI_INT64_T, MPI_MAX, comm);
+  if (total > INT_MAX || largest > INT_MAX)
+    throw Error(kExitInternal, "gather: " + std::to_string(total) + " values in all, more than MPI's 2^31 - 1");
   int n = static_cast<int>(local.size());
   std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
   MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm);
   std::vector<T> all;
   if (rank == root) {
-    int64_t total = 0;
-    for (int r = 0; r < size; ++r) displs[static_cast<size_t>(r)] = static_cast<int>(total), total += counts[static_cast<size_t>(r)];
-    if (total > INT_MAX) throw Error(kExitInternal, "gather: more than 2^31 values in all");
-    all.resize(static_cast<size_t>(total));
+    int64_t at = 0;
+    for (int r = 0; r < size; ++r) displs[static_cast<size_t>(r)] = static_cast<int>(at), at += counts[static_cast<size_t>(r)];
+    all.resize(static_cast<size_t>(at));
   }
   MPI_Gatherv(local.data(), n, type, all.data(), counts.data(), displs.data(), type, root, comm);
   return all;

@@ -11,6 +11,7 @@
 
 #include "aevb/io/dataset.hpp"
 #include "aevb/core/dnnl_context.hpp"
+#include "aevb/io/checksum.hpp"
 #include "aevb/io/dir_lock.hpp"
 #include "aevb/io/durable_file.hpp"
 #include "aevb/base/error.hpp"
@@ -35,7 +36,7 @@ constexpr const char* kTool = "aevb-eval";
 
 struct Inputs {
   LoadedModel model;
-  std::string dataset_name;
+  std::string dataset_name, data_sha256;
   DataMatrix data;
   bool binarized = false;
   DirLock lock;  // rank 0: the results file's lock, held to the end
@@ -71,6 +72,9 @@ Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
     const Manifest manifest = Manifest::load(cfg.data_dir);
     in.dataset_name = manifest.name;
     const SplitInfo& info = manifest.split(cfg.split);
+    std::string shards;
+    for (const auto& sh : info.shards) shards += sh.data_sha256 + ":";
+    in.data_sha256 = sha256_hex(shards.data(), shards.size());
     // Check the dimension before reading (and validating) the rows: a Gaussian
     // split must not be reported as "outside [0,1]" for a Bernoulli model it
     // does not even fit.
@@ -167,6 +171,8 @@ EvalResults describe_run(const EvalConfig& cfg, const Inputs& in) {
   r.model_params_sha256 = in.model.meta.params_sha256;
   r.model_step = in.model.meta.step;
   r.dataset = in.dataset_name;
+  r.data_sha256 = in.data_sha256;
+  r.chunk_rows = cfg.chunk_rows;
   r.data_dir = cfg.data_dir;
   r.split = cfg.split;
   r.binarization = in.binarized ? "dynamic" : "none";
@@ -190,6 +196,8 @@ Finished load_finished(const EvalConfig& cfg, const Inputs& in, const MpiComm& c
     };
     cmp("model parameters", f.r.model_params_sha256, want.model_params_sha256);
     cmp("dataset", f.r.dataset, want.dataset);
+    cmp("data (shard checksums)", f.r.data_sha256, want.data_sha256);
+    cmp("chunk-rows", f.r.chunk_rows, want.chunk_rows);
     cmp("split", f.r.split, want.split);
     cmp("k", f.r.k_values, want.k_values);
     cmp("seed", f.r.seed, want.seed);
@@ -269,7 +277,7 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   double last_progress = t0;
   for (int64_t k = 0; k < blocks; ++k) {
     const int64_t b = std::min(n, k * block), nb = std::min(block, n - b);
-    dog.phase("importance sampling a block of points", false, k);
+    dog.phase("importance sampling a block of points", false);
     bool all_finished = nb > 0;
     for (int64_t i = b; i < b + nb && all_finished; ++i) all_finished = fin.has(L.r.index[static_cast<size_t>(i)]);
     if (all_finished) {
@@ -285,7 +293,7 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
                 << fmt("%.0f sample evaluations/s", static_cast<double>(p.is->sample_evals()) / (last_progress - t0))
                 << std::endl;
     }
-    dog.phase("the stop check between blocks (waiting for the other ranks)", true, k);
+    dog.phase("the stop check between blocks (waiting for the other ranks)", true);
     if (k + 1 < blocks && comm.allreduce_max(stop_signal_received() ? 1.0 : 0.0) > 0) {
       L.stopped = true;
       break;
@@ -422,7 +430,7 @@ json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   Watchdog dog(kTool, comm.rank(), cfg.watchdog_seconds);
   const Local L = evaluate_points(cfg, in, plan, m, fin, comm, dog);
   EvalResults done = gather_done(L, static_cast<int64_t>(cfg.ks.size()), plan.prior != nullptr, comm);
-  dog.phase(comm.rank() == 0 ? "writing the results" : "the results (waiting for rank 0)", comm.rank() != 0);
+  if (comm.rank() == 0) dog.phase("writing the results");
   json summary;
   if (comm.rank() == 0)
     summary = L.stopped ? write_partial(cfg, in, std::move(done), fin, t_start)

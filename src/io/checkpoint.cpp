@@ -100,20 +100,20 @@ Checkpoint read_checkpoint(const std::string& path) {
   id.ranks = h5::read_attr_int(f, "ranks");
   id.config_ini = h5::read_attr_string(f, "config_ini");
   c.optimizer_steps = h5::read_attr_int(f, "optimizer_steps");
-  const Vae shape(c.spec);
-  check_param_count(f, "params", shape.num_params(), path);
+  const int64_t n_params = param_count(c.spec);  // read_model_spec checked it against /params
+  check_param_count(f, "params", n_params, path);
   c.params = h5::read_dataset<float>(f, "params").data;
   h5::Id g = h5::open_group(f, "optimizer");
-  if (static_cast<int64_t>(c.params.size()) != shape.num_params())
+  if (static_cast<int64_t>(c.params.size()) != n_params)
     throw input_error(path + ": /params has " + std::to_string(c.params.size()) + " values but the architecture needs " +
-                      std::to_string(shape.num_params()));
+                      std::to_string(n_params));
   std::vector<const float*> state;
   OptimizerConfig oc;
   oc.kind = parse_optimizer(id.optimizer);
   Optimizer probe(oc, 0);
   for (auto& [name, buf] : probe.state()) {
     (void)buf;
-    check_param_count(g, name, shape.num_params(), path);
+    check_param_count(g, name, n_params, path);
     auto arr = h5::read_dataset<float>(g, name);
     if (arr.data.size() != c.params.size())
       throw input_error(path + ": /optimizer/" + name + " has " + std::to_string(arr.data.size()) + " values, expected " +

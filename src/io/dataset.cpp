@@ -50,6 +50,7 @@ OpenShard open_shard(const std::string& path) {
                       " must be a non-empty list of positive sizes");
   s.rows = a.rows;
   s.cols = product(a.row_shape);
+  if (s.cols < 0) throw input_error(path + ": row_shape " + shape_string(a.row_shape) + " has more values than int64 holds");
   if (!h5::has_link(s.file, kDataDataset)) throw input_error(path + ": missing dataset /data");
   s.data = h5::open_dataset(s.file, kDataDataset);
   s.dtype = h5::dataset_dtype(s.data);

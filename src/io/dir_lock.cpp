@@ -42,11 +42,18 @@ std::optional<LockHolder> read_holder(int fd) {
   if (n <= 0) return std::nullopt;
   const json j = json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
   if (!j.is_object()) return std::nullopt;
+  // Whatever the file holds (another tool's lock, a damaged record): a field
+  // of the wrong type is "unknown", not an exception.
+  auto field = [&](const char* k) {
+    const auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  };
   LockHolder h;
-  h.tool = j.value("tool", std::string("?"));
-  h.host = j.value("host", std::string("?"));
-  h.since = j.value("since", std::string("?"));
-  h.pid = j.value("pid", 0L);
+  h.tool = field("tool");
+  h.host = field("host");
+  h.since = field("since");
+  const auto pid = j.find("pid");
+  h.pid = pid != j.end() && pid->is_number_integer() ? pid->get<long>() : 0L;
   return h;
 }
 

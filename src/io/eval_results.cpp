@@ -37,6 +37,8 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_attr_double(root, "wall_seconds", r.wall_seconds);
   h5::write_attr_string(root, "created_by", std::string("aevb-eval ") + version());
   h5::write_attr_int(root, "complete", r.complete ? 1 : 0);
+  h5::write_attr_string(root, "data_sha256", r.data_sha256);
+  h5::write_attr_int(root, "chunk_rows", r.chunk_rows);
   h5::write_dataset(root, "log_px", r.log_px.data(), {n, nk});
   h5::write_dataset(root, "k_values", r.k_values.data(), {nk});
   h5::write_dataset(root, "elbo", r.elbo.data(), {n});
@@ -66,6 +68,8 @@ EvalResults read_eval_results(const std::string& path) {
   r.binarization = h5::read_attr_string(root, "binarization");
   r.binarize_seed = static_cast<uint64_t>(h5::read_attr_int(root, "binarize_seed"));
   r.complete = !h5::has_attr(root, "complete") || h5::read_attr_int(root, "complete") != 0;
+  if (h5::has_attr(root, "data_sha256")) r.data_sha256 = h5::read_attr_string(root, "data_sha256");
+  if (h5::has_attr(root, "chunk_rows")) r.chunk_rows = h5::read_attr_int(root, "chunk_rows");
   r.k_values = h5::read_dataset<int64_t>(root, "k_values").data;
   r.index = h5::read_dataset<int64_t>(root, "index").data;
   r.log_px = h5::read_dataset<double>(root, "log_px").data;

@@ -64,6 +64,7 @@ SplitInfo parse_split(const Reader& r, const std::string& name, const json& j) {
     s.row_shape.push_back(d.get<int64_t>());
   }
   s.cols = product(s.row_shape);
+  if (s.cols < 0) r.fail(w + ".row_shape", "its product overflows int64");
   s.scale = r.number(j, "scale", w);
   s.binarization = r.str(j, "binarization", w);
   if (!is_known_binarization(s.binarization))

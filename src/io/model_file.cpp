@@ -1,4 +1,6 @@
 #include "aevb/io/model_file.hpp"
+
+#include <hdf5.h>
 #include "aevb/base/version.hpp"
 
 #include "aevb/io/checksum.hpp"
@@ -53,7 +55,7 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path) {
   for (auto h : s.hidden) too_big = too_big || h > kMaxDim;
   const int64_t n = too_big ? -1 : param_count(s);
   if (n < 0) throw input_error(path + ": bad model architecture: layer sizes beyond 2^31 or a parameter count that overflows");
-  if (h5::has_link(loc, "params")) check_param_count(loc, "params", n, path);
+  check_param_count(loc, "params", n, path);
   return s;
 }
 
@@ -104,6 +106,12 @@ void check_param_count(int64_t loc, const std::string& name, int64_t n, const st
     throw input_error(path + ": /" + name + " has shape [" + shape + "] but the architecture needs " +
                       std::to_string(n) + " values");
   }
+  // A declared shape with no data behind it (our writer stores /params and the
+  // optimizer state uncompressed) must not be allocated before the read fails.
+  const hsize_t stored = H5Dget_storage_size(d);
+  if (stored < static_cast<hsize_t>(n) * sizeof(float))
+    throw input_error(path + ": /" + name + " declares " + std::to_string(n) + " values but stores only " +
+                      std::to_string(stored) + " bytes (truncated or corrupted file)");
 }
 
 namespace {

@@ -20,7 +20,8 @@ bool is_known_binarization(const std::string& b) {
 
 int64_t product(const std::vector<int64_t>& shape) {
   int64_t p = 1;
-  for (int64_t d : shape) p *= d;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(p, d, &p)) return -1;
   return p;
 }
 

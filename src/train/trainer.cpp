@@ -61,7 +61,7 @@ class Trainer {
   Vae m_;
   Optimizer opt_;
   Sgvb sgvb_;
-  Watchdog watchdog_;  // armed by the first phase() in run()
+  Watchdog watchdog_;  // armed by the first phase() (run()'s initial test ELBO or first epoch)
   TrainStep step_;
   EpochRows epoch_rows_;
   TrainProgress progress_;
@@ -129,6 +129,7 @@ json Trainer::test_metrics() {
 json Trainer::run() {
   // The initial model's test ELBO: the baseline every later epoch is read against.
   if (progress_.step == 0 && !cfg_.test_split.empty()) {
+    watchdog_.phase("the initial test ELBO (then waiting for the other ranks)", true, 0);
     json line{{"epoch", 0}, {"step", 0}};
     line.update(test_metrics());
     line["wall_seconds"] = now_s() - t_start_;
@@ -222,10 +223,13 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
   const bool last_epoch = epoch + 1 == cfg_.epochs || progress_.step >= total_steps_;
   if (!cfg_.test_split.empty() && ((cfg_.eval_every > 0 && (epoch + 1) % cfg_.eval_every == 0) || last_epoch))
   {
-    watchdog_.phase("the test ELBO", false, progress_.step);
+    // Mostly local work, but it ends in an allreduce: a collective limit, so a
+    // rank stuck elsewhere reports first.
+    watchdog_.phase("the test ELBO (then waiting for the other ranks)", true, progress_.step);
     last_.update(test_metrics());
   }
   if (root_) {
+    watchdog_.phase("writing metrics.jsonl", false, progress_.step);
     metrics_->append(last_);
     if (cfg_.progress_every > 0) {
       std::cerr << "epoch " << epoch + 1 << " done: train ELBO " << last_["train_elbo"].get<double>();
@@ -242,11 +246,11 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
 // epoch_elapsed: training seconds of the current epoch so far. Rank 0 writes.
 std::string Trainer::save_checkpoint(const ElboSums& partial_local, double epoch_elapsed) {
   TrainProgress p = progress_;
+  watchdog_.phase("a checkpoint's sums (waiting for the other ranks)", true, p.step);
   p.epoch_partial = allreduce_sum(partial_local, comm_);
   p.train_seconds += epoch_elapsed;
   const std::string path = checkpoint_path(cfg_.out_dir, p.step);
-  // Only rank 0 writes; the others wait for it.
-  watchdog_.phase(root_ ? "writing a checkpoint" : "a checkpoint (waiting for rank 0)", !root_, p.step);
+  if (root_) watchdog_.phase("writing a checkpoint", false, p.step);
   if (root_) {
     write_checkpoint(path, m_, opt_, p, id_);
     prune_checkpoints(cfg_.out_dir, cfg_.keep_checkpoints);
@@ -272,7 +276,7 @@ std::optional<json> Trainer::checkpoint_now(const ElboSums& partial_local, doubl
 // model file, and the summary.
 json Trainer::finish() {
   last_checkpoint_path_ = save_checkpoint(progress_.epoch_partial, 0.0);
-  watchdog_.phase(root_ ? "writing the model file" : "the model file (waiting for rank 0)", !root_, progress_.step);
+  if (root_) watchdog_.phase("writing the model file", false, progress_.step);
   if (root_) {
     ModelMeta meta;
     meta.row_shape = in_.train_info.row_shape;

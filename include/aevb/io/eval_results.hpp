@@ -9,7 +9,7 @@
 //   root attrs: format, format_version, model, model_format, model_params_sha256,
 //     model_step, dataset, data_dir, split, seed, k_values, elbo_samples,
 //     prior_samples, binarization, binarize_seed, points, sample_evals,
-//     sample_evals_per_s, wall_seconds, created_by, complete (1; 0 in an
+//     sample_evals_per_s, wall_seconds, created_by, data_sha256, chunk_rows, complete (1; 0 in an
 //     interrupted evaluation's OUT.partial, which holds only the finished points)
 #pragma once
 #include <cstdint>
@@ -27,7 +27,9 @@ struct EvalResults {
   // What was evaluated, and how.
   std::vector<int64_t> k_values;
   std::string model_path, model_format, model_params_sha256, dataset, data_dir, split, binarization;
+  std::string data_sha256;  // over the split's shard checksums: which rows were evaluated
   int64_t model_step = 0, elbo_samples = 1, prior_samples = 0, sample_evals = 0;
+  int64_t chunk_rows = 0;   // decoder rows per call: part of what makes results bit-reproducible
   uint64_t seed = 0, binarize_seed = 0;
   double sample_evals_per_s = 0, wall_seconds = 0;
   bool complete = true;  // false: the finished points of an interrupted evaluation

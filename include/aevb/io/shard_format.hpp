@@ -46,6 +46,8 @@ void write_shard_attrs(hid_t file, const ShardAttrs& a);
 // "not an aevb shard" message), then reads the rest. input_error naming the file.
 ShardAttrs read_shard_attrs(hid_t file, const std::string& path);
 
+// Values per row of a row shape; -1 if a size is negative or the product
+// overflows int64 (shapes come from files: callers refuse -1).
 int64_t product(const std::vector<int64_t>& shape);
 std::string shape_string(const std::vector<int64_t>& shape);  // "[28,28]"
 
