@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <sstream>
 #include <set>
 
@@ -76,14 +75,27 @@ void DatasetWriter::note(const std::string& msg) {
 // Temp files of the two kinds this writer makes, whatever their PID: with the
 // lock held, no live writer owns one. Without a working lock (unsupported file
 // system) another writer might, so they stay.
+namespace {
+// "<x>.h5.tmp.<digits>" or "manifest.json.tmp.<digits>": what AtomicFile and
+// write_text_atomically name their temps (no std::regex: GCC 12 warns inside it
+// under the sanitizer build).
+bool is_writer_temp(const std::string& n) {
+  const size_t t = n.rfind(".tmp.");
+  if (t == std::string::npos || t + 5 == n.size()) return false;
+  for (size_t i = t + 5; i < n.size(); ++i)
+    if (n[i] < '0' || n[i] > '9') return false;
+  const std::string base = n.substr(0, t);
+  return base == "manifest.json" || (base.size() > 3 && base.compare(base.size() - 3, 3, ".h5") == 0);
+}
+}  // namespace
+
 void DatasetWriter::remove_stale_temps() {
   if (!lock_.locked()) return;
-  static const std::regex kTemp(R"((.*\.h5|manifest\.json)\.tmp\.[0-9]+)");
   std::vector<std::string> removed;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string n = e.path().filename().string();
-    if (std::regex_match(n, kTemp) && e.is_regular_file(ec) && ::unlink(e.path().c_str()) == 0) removed.push_back(n);
+    if (is_writer_temp(n) && e.is_regular_file(ec) && ::unlink(e.path().c_str()) == 0) removed.push_back(n);
   }
   if (removed.empty()) return;
   std::string list;
