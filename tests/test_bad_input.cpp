@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "aevb/base/error.hpp"
@@ -215,6 +216,23 @@ TEST(ReaderLimits, RowShapeWhoseProductOverflowsIsRefused) {
   auto [code2, msg2] = error_of([&] { Manifest::parse(in, d / "ds"); });
   EXPECT_EQ(code2, kExitBadInput);
   EXPECT_NE(msg2.find("row_shape: its product overflows int64"), std::string::npos) << msg2;
+}
+
+// Found by fuzz_shard: row_offset = 2^63 - 1 overflowed where a message adds
+// the row number to it (UBSan). Refused as a row range when the shard is read.
+TEST(ReaderLimits, ShardRowRangeBeyondInt64IsRefused) {
+  TempDir d;
+  write_float_dataset(d / "ds", 4, 2, [](int64_t, int64_t) { return 0.5f; });
+  const Manifest m = Manifest::load(d / "ds");
+  const std::string shard = m.path_of(m.split("train").shards[0]);
+  {
+    h5::Id f = h5::open_file_rw(shard);
+    ASSERT_GE(H5Adelete(f, "row_offset"), 0);
+    h5::write_attr_int(f, "row_offset", std::numeric_limits<int64_t>::max());
+  }
+  auto [code, msg] = error_of([&] { verify_shard_file(shard); });
+  EXPECT_EQ(code, kExitBadInput);
+  EXPECT_EQ(msg, shard + ": rows 4 at row_offset 9223372036854775807 is not a valid row range");
 }
 
 // ---- aevb-data ----

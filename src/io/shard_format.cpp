@@ -84,6 +84,16 @@ ShardAttrs read_shard_attrs(hid_t f, const std::string& path) {
   a.source_sha256 = read_attr_strings(f, "source_sha256");
   a.data_sha256 = read_attr_string(f, "data_sha256");
   a.created_by = read_attr_string(f, "created_by");
+  // Row bookkeeping from the file: non-negative, and the shard's last global
+  // row must fit in int64 (messages compute row_offset + row; fuzz_shard found
+  // row_offset = 2^63 - 1 overflowing there).
+  int64_t end = 0;
+  if (a.rows < 0 || a.row_offset < 0 || __builtin_add_overflow(a.row_offset, a.rows, &end))
+    throw input_error(path + ": rows " + std::to_string(a.rows) + " at row_offset " + std::to_string(a.row_offset) +
+                      " is not a valid row range");
+  if (a.shard_count < 1 || a.shard_index < 0 || a.shard_index >= a.shard_count)
+    throw input_error(path + ": shard_index " + std::to_string(a.shard_index) + " of shard_count " +
+                      std::to_string(a.shard_count) + " is not a valid shard number");
   if (a.value_range.size() != 2 || !(a.value_range[0] <= a.value_range[1]))
     throw input_error(path + ": value_range must be two numbers [min, max] with min <= max");
   if (!is_known_binarization(a.binarization))
