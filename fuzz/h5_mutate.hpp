@@ -158,7 +158,14 @@ inline void write_dataset(hid_t f, const std::string& name, Bytes& in) {
 // Copies `pristine` to `work` and applies up to 8 edits from the input.
 inline void mutate_copy(const std::string& pristine, const std::string& work, const H5Names& names,
                         Bytes in) {
-  std::filesystem::copy_file(pristine, work, std::filesystem::copy_options::overwrite_existing);
+  // libFuzzer's -timeout alarm (SIGALRM every second) can interrupt the copy:
+  // EINTR is retried (it once ended a campaign after 779,667 runs).
+  for (int attempt = 0;; ++attempt) {
+    std::error_code ec;
+    std::filesystem::copy_file(pristine, work, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) break;
+    if (ec != std::errc::interrupted || attempt > 100) __builtin_trap();
+  }
   hid_t f = H5Fopen(work.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   if (f < 0) __builtin_trap();
   for (int op = 0; op < 8 && !in.empty(); ++op) {
