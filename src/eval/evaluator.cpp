@@ -163,8 +163,8 @@ std::string partial_path(const EvalConfig& cfg) { return cfg.out_path + ".partia
 
 // What identifies an evaluation: the same model, data and estimator settings
 // give the same per-point numbers (they do not depend on the rank count).
-EvalResults describe_run(const EvalConfig& cfg, const Inputs& in) {
-  EvalResults r;
+// Sets these attributes of r; its per-point arrays are left as they are.
+void describe_run(const EvalConfig& cfg, const Inputs& in, EvalResults& r) {
   r.k_values = cfg.ks;
   r.model_path = cfg.model_path;
   r.model_format = in.model.meta.format;
@@ -180,7 +180,6 @@ EvalResults describe_run(const EvalConfig& cfg, const Inputs& in) {
   r.binarize_seed = cfg.binarize_seed;
   r.elbo_samples = cfg.elbo_samples;
   r.prior_samples = cfg.prior_samples;
-  return r;
 }
 
 // Every rank reads OUT.partial (rank 0 writes, everyone reads); --force ignores it.
@@ -189,7 +188,8 @@ Finished load_finished(const EvalConfig& cfg, const Inputs& in, const MpiComm& c
   collectively(comm, kTool, [&] {
     if (cfg.force || !std::filesystem::exists(partial_path(cfg))) return;
     f.r = read_eval_results(partial_path(cfg));
-    const EvalResults want = describe_run(cfg, in);
+    EvalResults want;
+    describe_run(cfg, in, want);
     std::string diff;
     auto cmp = [&](const char* what, const auto& a, const auto& b) {
       if (!(a == b)) diff += std::string(diff.empty() ? "" : ", ") + what;
@@ -345,13 +345,8 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
     if (prior) done.log_px_prior.push_back(0);
     copy_point(fin.r, i, done, j, nK, prior);
   }
-  EvalResults r = describe_run(cfg, in);
-  r.index = std::move(done.index);
-  r.log_px = std::move(done.log_px);
-  r.elbo = std::move(done.elbo);
-  r.rec = std::move(done.rec);
-  r.kl = std::move(done.kl);
-  r.log_px_prior = std::move(done.log_px_prior);
+  EvalResults& r = done;
+  describe_run(cfg, in, r);
   r.complete = false;
   r.wall_seconds = now_s() - t_start;
   write_eval_results(partial_path(cfg), r);
@@ -371,13 +366,8 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
 json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults done, const Local& is,
                          double t_start) {
   const int64_t N = in.data.rows, nK = static_cast<int64_t>(cfg.ks.size());
-  EvalResults r = describe_run(cfg, in);
-  r.index = std::move(done.index);
-  r.log_px = std::move(done.log_px);
-  r.elbo = std::move(done.elbo);
-  r.rec = std::move(done.rec);
-  r.kl = std::move(done.kl);
-  r.log_px_prior = std::move(done.log_px_prior);
+  EvalResults& r = done;
+  describe_run(cfg, in, r);
   r.sample_evals = static_cast<int64_t>(is.evals);
   r.sample_evals_per_s = is.is_seconds > 0 ? is.evals / is.is_seconds : 0;
   r.wall_seconds = now_s() - t_start;
