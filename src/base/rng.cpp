@@ -59,14 +59,15 @@ std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n) {
   return permutation(seed, Purpose::kPermutation, epoch, n);
 }
 
-std::vector<int64_t> permutation(uint64_t seed, Purpose purpose, uint64_t step, int64_t n) {
-  std::vector<int64_t> p(static_cast<size_t>(n));
-  std::iota(p.begin(), p.end(), int64_t{0});
+namespace {
+// Fisher-Yates; a 64-bit draw per swap keeps the modulo bias below 2^-30
+// for any n < 2^34.
+template <class T>
+void fisher_yates(NoiseKey k, int64_t n, std::vector<T>& p) {
+  p.resize(static_cast<size_t>(n));
+  std::iota(p.begin(), p.end(), T{0});
   Philox rng;
-  NoiseKey k{seed, purpose, step, 0, 0};
   const auto key = key_of(k);
-  // Fisher-Yates; a 64-bit draw per swap keeps the modulo bias below 2^-30
-  // for any n < 2^34.
   for (int64_t i = n - 1; i > 0; --i) {
     k.index = static_cast<uint64_t>(i);
     const auto r = rng(counter(k, 0), key);
@@ -74,7 +75,15 @@ std::vector<int64_t> permutation(uint64_t seed, Purpose purpose, uint64_t step, 
     const int64_t j = static_cast<int64_t>(u % static_cast<uint64_t>(i + 1));
     std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
   }
+}
+}  // namespace
+
+std::vector<int64_t> permutation(uint64_t seed, Purpose purpose, uint64_t step, int64_t n) {
+  std::vector<int64_t> p;
+  fisher_yates(NoiseKey{seed, purpose, step, 0, 0}, n, p);
   return p;
 }
+
+void permutation32(const NoiseKey& key, int64_t n, std::vector<uint32_t>& out) { fisher_yates(key, n, out); }
 
 }  // namespace aevb

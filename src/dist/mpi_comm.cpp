@@ -95,6 +95,34 @@ std::vector<int64_t> MpiComm::gather(const std::vector<int64_t>& local, int root
   return gather_impl(local, comm_, rank_, size_, root, MPI_INT64_T);
 }
 
+namespace {
+// One row as an MPI type, so that counts are rows (a row count fits an int
+// where a byte count might not).
+struct RowType {
+  MPI_Datatype t;
+  explicit RowType(int64_t row_bytes) {
+    MPI_Type_contiguous(static_cast<int>(row_bytes), MPI_BYTE, &t);
+    MPI_Type_commit(&t);
+  }
+  ~RowType() { MPI_Type_free(&t); }
+};
+}  // namespace
+
+void MpiComm::allgatherv_rows(uint8_t* buf, const std::vector<int>& counts, const std::vector<int>& displs,
+                              int64_t row_bytes) const {
+  if (size_ == 1) return;
+  RowType row(row_bytes);
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts.data(), displs.data(), row.t, comm_);
+}
+
+void MpiComm::alltoallv_rows(const uint8_t* send, const std::vector<int>& send_counts,
+                             const std::vector<int>& send_displs, uint8_t* recv, const std::vector<int>& recv_counts,
+                             const std::vector<int>& recv_displs, int64_t row_bytes) const {
+  RowType row(row_bytes);
+  MPI_Alltoallv(send, send_counts.data(), send_displs.data(), row.t, recv, recv_counts.data(), recv_displs.data(),
+                row.t, comm_);
+}
+
 MPI_Request MpiComm::iallreduce_sum(float* buf, int64_t n) const {
   MPI_Request r = MPI_REQUEST_NULL;
   if (size_ == 1) return r;

@@ -57,6 +57,7 @@ void write_checkpoint(const std::string& path, const Vae& m, Optimizer& opt, con
   h5::write_attr_int(root, "x_dim", id.x_dim);
   h5::write_attr_int(root, "batch", id.batch);
   h5::write_attr_int(root, "ranks", id.ranks);
+  h5::write_attr_string(root, "shuffle", id.shuffle);
   h5::write_attr_string(root, "config_ini", id.config_ini);
   h5::Id g = h5::create_group(root, "optimizer");
   std::vector<const float*> state;
@@ -98,6 +99,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   id.x_dim = h5::read_attr_int(f, "x_dim");
   id.batch = h5::read_attr_int(f, "batch");
   id.ranks = h5::read_attr_int(f, "ranks");
+  // Checkpoints written before --shuffle existed used the global order.
+  id.shuffle = h5::has_attr(f, "shuffle") ? h5::read_attr_string(f, "shuffle") : "global";
   id.config_ini = h5::read_attr_string(f, "config_ini");
   c.optimizer_steps = h5::read_attr_int(f, "optimizer_steps");
   const int64_t n_params = param_count(c.spec);  // read_model_spec checked it against /params
@@ -146,6 +149,7 @@ void check_resumable(const Checkpoint& c, const ModelSpec& spec, const RunIdenti
   differs("batch", std::to_string(c.id.batch), std::to_string(id.batch));
   differs("optimizer", c.id.optimizer, id.optimizer);
   differs("seed", std::to_string(c.id.seed), std::to_string(id.seed));
+  differs("shuffle (the data order)", c.id.shuffle, id.shuffle);
   if (!diff.empty())
     throw input_error(c.path + ": cannot resume, the checkpoint does not match this configuration" + diff);
 }

@@ -75,9 +75,12 @@ Id simple_space(const std::vector<hsize_t>& dims) {
 
 }  // namespace detail
 
+// The thread-safe HDF5 library keeps an error stack per thread: each thread
+// that calls HDF5 switches its own printing off, once.
 void quiet() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  thread_local bool done = false;
+  if (!done) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  done = true;
 }
 
 // ---- Id ----

@@ -46,6 +46,14 @@ DType dataset_dtype(hid_t dset) {
   }
 }
 
+bool has_fletcher32(hid_t dset) {
+  Id dcpl(H5Dget_create_plist(dset));
+  if (!dcpl.valid()) return false;
+  unsigned flags = 0, config = 0;
+  size_t nelem = 0;
+  return H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelem, nullptr, 0, nullptr, &config) >= 0;
+}
+
 std::vector<hsize_t> dataset_dims(hid_t dset) {
   Id space(H5Dget_space(dset));
   int rank = H5Sget_simple_extent_ndims(space);
@@ -68,11 +76,14 @@ Id create_dataset(hid_t loc, const std::string& name, const std::vector<hsize_t>
   Id space = simple_space(dims);
   Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
   hsize_t chunk_rows = opt.chunk_rows;
-  if (opt.gzip_level > 0 && chunk_rows == 0 && !dims.empty()) {
-    // ~1 MiB chunks: big enough for gzip to pay off, small enough for row reads.
+  if ((opt.gzip_level > 0 || opt.fletcher32) && chunk_rows == 0 && !dims.empty()) {
+    // gzip: ~1 MiB chunks, big enough for compression to pay off. A checksum
+    // alone: ~64 KiB chunks, so that a read of a block of rows verifies little
+    // beyond it (a chunk is read and checked whole).
     hsize_t row_bytes = sizeof(T);
     for (size_t i = 1; i < dims.size(); ++i) row_bytes *= dims[i];
-    chunk_rows = std::max<hsize_t>(1, (hsize_t{1} << 20) / std::max<hsize_t>(1, row_bytes));
+    const hsize_t target = opt.gzip_level > 0 ? hsize_t{1} << 20 : hsize_t{1} << 16;
+    chunk_rows = std::max<hsize_t>(1, target / std::max<hsize_t>(1, row_bytes));
   }
   if (chunk_rows > 0 && !dims.empty() && dims[0] > 0) {
     std::vector<hsize_t> chunk = dims;
@@ -80,6 +91,7 @@ Id create_dataset(hid_t loc, const std::string& name, const std::vector<hsize_t>
     for (auto& c : chunk) c = std::max<hsize_t>(c, 1);
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
     if (opt.gzip_level > 0) H5Pset_deflate(dcpl, static_cast<unsigned>(opt.gzip_level));
+    if (opt.fletcher32) H5Pset_fletcher32(dcpl);  // after deflate: checks the stored (compressed) bytes
   }
   Id d(H5Dcreate2(loc, name.c_str(), Traits<T>::file(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   if (!d.valid()) fail_out(describe(loc) + ": cannot create dataset '" + name + "'");

@@ -160,6 +160,9 @@ void DatasetWriter::open_shard() {
                                      static_cast<hsize_t>(info.cols)};
   h5::WriteOptions opt;
   opt.gzip_level = spec_.gzip_level;
+  // Every read of /data is then checked by HDF5, so training need not verify
+  // whole shards before it starts (docs/data-format.md).
+  opt.fletcher32 = true;
   const hid_t f = shard_->file.id();
   shard_->data = spec_.dtype == h5::DType::uint8
                      ? h5::create_dataset<uint8_t>(f, kDataDataset, dims, opt)

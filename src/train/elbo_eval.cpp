@@ -1,6 +1,10 @@
 #include "aevb/train/elbo_eval.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "aevb/base/error.hpp"
+#include "aevb/io/binarization.hpp"
 
 namespace aevb {
 
@@ -10,14 +14,24 @@ ElboSums allreduce_sum(const ElboSums& local, const MpiComm& comm) {
   return ElboSums{v[0], v[1], v[2], static_cast<int64_t>(v[3])};
 }
 
-ElboSums evaluate_elbo(Vae& m, const DataMatrix& mine, uint64_t seed, int samples, const MpiComm& comm,
+ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed, int samples, const MpiComm& comm,
                        int64_t chunk) {
   Sgvb sg(m, Estimator::kB, samples);
   ElboSums local;
-  for (int64_t b = 0; b < mine.rows; b += chunk) {
-    const int64_t n = std::min(chunk, mine.rows - b);
-    local += sg.evaluate({mine.row(b), mine.global_index.data() + b, n}, {seed, Purpose::kEvalLatentNoise, 0});
+  int code = 0;
+  std::string message;
+  try {
+    mine.for_each(chunk, [&](DataMatrix& d) {
+      if (binarize) binarize_for_evaluation(d, eval_seed);
+      local += sg.evaluate({d.x.data(), d.global_index.data(), d.rows}, {eval_seed, Purpose::kEvalLatentNoise, 0});
+    });
+  } catch (const Error& e) {  // a read of a streamed test split failed: every rank leaves together
+    code = e.code();
+    message = e.what();
   }
+  collectively(comm, "aevb-train", [&] {
+    if (code) throw Error(code, message);
+  });
   return allreduce_sum(local, comm);
 }
 

@@ -9,6 +9,7 @@
 #include "aevb/io/binarization.hpp"
 #include "aevb/io/checksum.hpp"
 #include "aevb/io/durable_file.hpp"
+#include "aevb/io/row_reader.hpp"
 
 namespace aevb {
 namespace {
@@ -30,33 +31,20 @@ void prepare_outputs(const TrainConfig& cfg) {
   }
 }
 
-void load_train_split(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& in) {
+void size_train_split(const TrainConfig& cfg, TrainInputs& in) {
   in.n_train = cfg.max_train_rows >= 0 ? std::min(cfg.max_train_rows, in.train_info.rows) : in.train_info.rows;
   if (in.n_train == 0) throw input_error(cfg.data_dir + ": split '" + cfg.train_split + "' has no rows");
   if (in.n_train >= (int64_t{1} << 32))
     throw input_error(cfg.data_dir + ": split '" + cfg.train_split + "' has " + std::to_string(in.n_train) +
                       " rows; at most 2^32 - 1 are supported (noise is keyed by 32-bit sample indices)");
-  if (comm.size() == 1) {
-    in.train = load_split(in.manifest, cfg.train_split, in.validate, in.n_train);
-  } else if (comm.rank() == 0) {
-    // Each rank later reads only its own rows; one rank checks them all now.
-    if (cfg.max_train_rows < 0)
-      verify_split(in.manifest, cfg.train_split, in.validate);
-    else
-      load_split(in.manifest, cfg.train_split, in.validate, in.n_train);
-  }
-  // After the rows are validated (a bad file is the more basic error).
-  // One smaller batch per epoch is not what --batch asked for.
-  if (cfg.batch > in.n_train)
-    throw usage_error("--batch " + std::to_string(cfg.batch) + ": larger than the " + std::to_string(in.n_train) +
-                      " training rows of split '" + cfg.train_split + "' of " + cfg.data_dir +
-                      "; use --batch " + std::to_string(in.n_train) + " or less");
+  // The rows are checked as they are read (TrainRows); shards without
+  // per-chunk checksums are verified whole there first, spread over the ranks.
   std::string f = std::to_string(in.n_train);
   for (const auto& s : in.train_info.shards) f += ":" + s.data_sha256;
   in.fingerprint = sha256_hex(f.data(), f.size());
 }
 
-void load_test_part(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& in) {
+void check_test_split(const TrainConfig& cfg, TrainInputs& in) {
   const SplitInfo& ti = in.manifest.split(cfg.test_split);
   const int64_t cols = ti.row_shape.empty() ? 0 : ti.cols;
   if (cols != in.train_info.cols)
@@ -67,12 +55,7 @@ void load_test_part(const TrainConfig& cfg, const MpiComm& comm, TrainInputs& in
   if (n == 0)
     throw input_error(cfg.data_dir + ": test split '" + cfg.test_split +
                       "' has no rows; to train without a test set use --test-split ''");
-  const Range part = part_of(0, n, comm.rank(), comm.size());
-  std::vector<int64_t> mine;
-  for (int64_t i = part.lo; i < part.hi; ++i) mine.push_back(i);
-  in.test = load_rows(in.manifest, cfg.test_split, mine, in.validate);
-  in.test.cols = ti.cols;
-  if (in.dynamic_binarization) binarize_for_evaluation(in.test, cfg.eval_seed);
+  in.n_test = n;
 }
 
 }  // namespace
@@ -100,8 +83,8 @@ TrainInputs load_train_inputs(const TrainConfig& cfg, const MpiComm& comm) {
     const bool bernoulli = cfg.model.decoder == DecoderKind::kBernoulli;
     in.dynamic_binarization = binarization_applies(cfg.binarize, bernoulli, in.train_info.binarization);
     in.validate.require_unit_interval = bernoulli;
-    load_train_split(cfg, comm, in);
-    if (!cfg.test_split.empty()) load_test_part(cfg, comm, in);
+    size_train_split(cfg, in);
+    if (!cfg.test_split.empty()) check_test_split(cfg, in);
   });
   return in;
 }
@@ -123,54 +106,42 @@ RunIdentity run_identity(const TrainConfig& cfg, const TrainInputs& in, const Mp
   id.batch = cfg.batch;
   id.ranks = comm.size();
   id.seed = cfg.seed;
+  id.shuffle = cfg.shuffle;
   return id;
+}
+
+std::unique_ptr<RowRange> open_test_part(const TrainConfig& cfg, const TrainInputs& in, const MpiComm& comm) {
+  std::unique_ptr<RowRange> out;
+  collectively(comm, kTool, [&] {
+    const Range part = part_of(0, in.n_test, comm.rank(), comm.size());
+    out = std::make_unique<RowRange>(in.manifest, cfg.test_split, in.validate, part.lo, part.hi,
+                                     cfg.memory_budget_bytes() / 8);
+  });
+  return out;
 }
 
 std::vector<double> mean_training_input(const TrainConfig& cfg, const TrainInputs& in, const MpiComm& comm) {
   const int64_t N = in.n_train;
-  DataMatrix part;
-  if (comm.size() > 1) {
-    const Range r = part_of(0, N, comm.rank(), comm.size());
-    std::vector<int64_t> rows;
-    for (int64_t i = r.lo; i < r.hi; ++i) rows.push_back(i);
-    ValidateOptions v = in.validate;
-    v.verify_checksums = false;
-    part = load_rows(in.manifest, cfg.train_split, rows, v);
-  }
-  const DataMatrix& d = comm.size() > 1 ? part : in.train;  // one rank has them all already
-  std::vector<double> mean(static_cast<size_t>(in.train_info.cols), 0.0);
-  for (int64_t i = 0; i < d.rows; ++i)
-    for (int64_t j = 0; j < d.cols; ++j) mean[static_cast<size_t>(j)] += d.x[static_cast<size_t>(i * d.cols + j)];
+  RowReader reader(in.manifest, cfg.train_split, in.validate);
+  const RowFormat& f = reader.format();
+  const Range part = part_of(0, N, comm.rank(), comm.size());
+  constexpr int64_t kChunk = 4096;
+  std::vector<uint8_t> raw(static_cast<size_t>(std::min(kChunk, std::max<int64_t>(part.size(), 1)) * f.row_bytes));
+  std::vector<float> x(static_cast<size_t>(f.cols));
+  std::vector<double> mean(static_cast<size_t>(f.cols), 0.0);
+  collectively(comm, kTool, [&] {
+    for (int64_t r = part.lo; r < part.hi; r += kChunk) {
+      const int64_t n = std::min(kChunk, part.hi - r);
+      reader.read_range(r, n, raw.data());
+      for (int64_t i = 0; i < n; ++i) {
+        stored_to_float(f, raw.data() + i * f.row_bytes, x.data());
+        for (int64_t j = 0; j < f.cols; ++j) mean[static_cast<size_t>(j)] += x[static_cast<size_t>(j)];
+      }
+    }
+  });
   comm.allreduce_sum(mean.data(), static_cast<int64_t>(mean.size()));
   for (auto& v : mean) v /= static_cast<double>(N);
   return mean;
-}
-
-const DataMatrix& EpochRows::load(const std::vector<int64_t>& perm, int64_t first_step, int64_t steps) {
-  if (comm_.size() == 1) return in_.train;
-  std::vector<int64_t> rows;
-  for (int64_t s = first_step; s < steps; ++s) {
-    const int64_t b0 = s * cfg_.batch, m = std::min(cfg_.batch, in_.n_train - b0);
-    const Range r = part_of(b0, m, comm_.rank(), comm_.size());
-    rows.insert(rows.end(), perm.begin() + r.lo, perm.begin() + r.hi);
-  }
-  std::sort(rows.begin(), rows.end());
-  ValidateOptions v = in_.validate;
-  v.verify_checksums = false;  // verified once at start
-  data_ = load_rows(in_.manifest, cfg_.train_split, rows, v);
-  return data_;
-}
-
-void EpochRows::rows_of_step(const std::vector<int64_t>& perm, int64_t step_in_epoch, std::vector<int64_t>& out) const {
-  const int64_t b0 = step_in_epoch * cfg_.batch, m = std::min(cfg_.batch, in_.n_train - b0);
-  const Range r = part_of(b0, m, comm_.rank(), comm_.size());
-  out.resize(static_cast<size_t>(r.size()));
-  for (int64_t i = r.lo; i < r.hi; ++i) out[static_cast<size_t>(i - r.lo)] = local(perm[static_cast<size_t>(i)]);
-}
-
-int64_t EpochRows::local(int64_t g) const {
-  if (comm_.size() == 1) return g;
-  return std::lower_bound(data_.global_index.begin(), data_.global_index.end(), g) - data_.global_index.begin();
 }
 
 }  // namespace aevb

@@ -30,7 +30,7 @@ StepResult TrainStep::run(const StepInput& in) {
   // bound; M is the global batch, so the sum over ranks is rank-count invariant.
   const float loss_scale = static_cast<float>(s_.n_total) / static_cast<float>(in.global_batch);
   StepResult out;
-  out.sums = s_.sgvb.forward({x_.data(), index_.data(), in.n_rows},
+  out.sums = s_.sgvb.forward({x_.data(), in.rows.global_index.data(), in.rows.size()},
                              {s_.seed, Purpose::kLatentNoise, static_cast<uint64_t>(in.step)}, loss_scale);
 
   // 3. Decoder backward: its gradient block is final.
@@ -71,24 +71,19 @@ StepResult TrainStep::run(const StepInput& in) {
   return out;
 }
 
-// This rank's rows, binarized with noise keyed by each point's global index, so
-// the result does not depend on which rank or batch position handles the point.
+// This rank's rows as model inputs, binarized with noise keyed by each point's
+// global index, so the result does not depend on which rank or batch position
+// handles the point.
 void TrainStep::gather(const StepInput& in) {
-  const int64_t D = in.data.cols, n = in.n_rows;
-  if (static_cast<int64_t>(index_.size()) < n) {
-    x_.resize(static_cast<size_t>(n * D));
-    index_.resize(static_cast<size_t>(n));
-  }
+  const int64_t D = in.format.cols, n = in.rows.size();
+  if (static_cast<int64_t>(x_.size()) < n * D) x_.resize(static_cast<size_t>(n * D));
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = in.rows[i];
-    index_[static_cast<size_t>(i)] = in.data.global_index[static_cast<size_t>(r)];
-    const float* src = in.data.row(r);
     float* dst = x_.data() + i * D;
+    stored_to_float(in.format, in.rows.row[static_cast<size_t>(i)], dst);
     if (s_.dynamic_binarization)
-      binarize({s_.seed, Purpose::kBinarize, static_cast<uint64_t>(in.step), static_cast<uint64_t>(index_[i]), 0},
-               src, dst, D);
-    else
-      std::copy(src, src + D, dst);
+      binarize({s_.seed, Purpose::kBinarize, static_cast<uint64_t>(in.step),
+                static_cast<uint64_t>(in.rows.global_index[static_cast<size_t>(i)]), 0},
+               dst, dst, D);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/process_stats.hpp"
 #include "aevb/base/rng.hpp"
 #include "aevb/core/dnnl_context.hpp"
 #include "aevb/core/optimizer.hpp"
@@ -39,7 +40,7 @@ class Trainer {
   std::optional<json> run_epoch();
   void check_replicas();
   void report_progress(int64_t epoch, int64_t epoch_steps, double t_epoch, const ElboSums& epoch_sums, float lr);
-  void end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr);
+  void end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr, double data_wait_s);
   json test_metrics();
   std::string save_checkpoint(const ElboSums& partial_local, double epoch_elapsed);
   std::optional<json> checkpoint_now(const ElboSums& partial_local, double epoch_elapsed, bool stop);
@@ -63,11 +64,12 @@ class Trainer {
   Sgvb sgvb_;
   Watchdog watchdog_;  // armed by the first phase() (run()'s initial test ELBO or first epoch)
   TrainStep step_;
-  EpochRows epoch_rows_;
   TrainProgress progress_;
+  std::unique_ptr<TrainRows> rows_;  // made once the resume point is known
+  std::unique_ptr<RowRange> test_;   // this rank's part of the test split (none without one)
   int64_t first_step_ = 0;
   std::unique_ptr<MetricsLog> metrics_;  // rank 0
-  std::vector<int64_t> my_rows_;
+  double first_step_at_ = -1;  // seconds from start to the first step's end
   double run_train_seconds_ = 0, last_progress_ = 0, last_checkpoint_ = 0;
   json last_;  // the last epoch's metrics
   std::string last_checkpoint_path_;
@@ -100,11 +102,17 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
       sgvb_(m_, cfg_.estimator_kind(), cfg_.samples),
       watchdog_(kTool, comm.rank(), cfg_.watchdog_seconds),
       step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
-             comm.size() > 1 && cfg_.overlap != "off", &watchdog_}),
-      epoch_rows_(in_, cfg_, comm) {
+             comm.size() > 1 && cfg_.overlap != "off", &watchdog_}) {
   init_model();
   progress_ = resume_training(cfg_, id_, m_, opt_, comm_);
   first_step_ = progress_.step;
+  collectively(comm_, kTool, [&] {
+    rows_ = std::make_unique<TrainRows>(TrainRowsSetup{in_.manifest, cfg_.train_split, in_.validate, N_, M_,
+                                                       steps_per_epoch_, total_steps_, first_step_, cfg_.seed,
+                                                       cfg_.shuffle_spec(), cfg_.memory_budget_bytes(), &watchdog_},
+                                        comm_);
+  });
+  if (!cfg_.test_split.empty()) test_ = open_test_part(cfg_, in_, comm_);
   if (root_) {
     write_text_atomically(cfg_.out_dir + "/config.ini", cfg_.to_ini());
     metrics_ = std::make_unique<MetricsLog>(cfg_.metrics_path, progress_.step);
@@ -122,7 +130,7 @@ void Trainer::init_model() {
 
 json Trainer::test_metrics() {
   json j;
-  put_means(j, "test", evaluate_elbo(m_, in_.test, cfg_.eval_seed, cfg_.samples, comm_));
+  put_means(j, "test", evaluate_elbo(m_, *test_, in_.dynamic_binarization, cfg_.eval_seed, cfg_.samples, comm_));
   return j;
 }
 
@@ -144,9 +152,7 @@ json Trainer::run() {
 // Returns the summary when a stop signal ended the run.
 std::optional<json> Trainer::run_epoch() {
   const int64_t epoch = progress_.epoch;
-  const std::vector<int64_t> perm = permutation(cfg_.seed, static_cast<uint64_t>(epoch), N_);
-  watchdog_.phase("reading the epoch's rows", false, progress_.step);
-  const DataMatrix& data = epoch_rows_.load(perm, progress_.step_in_epoch, steps_per_epoch_);
+  const double wait_at_start = rows_->wait_seconds();
   const float lr = cfg_.schedule.lr_at_epoch(epoch);
   ElboSums epoch_sums = progress_.epoch_partial;
   progress_.epoch_partial = {};
@@ -154,14 +160,14 @@ std::optional<json> Trainer::run_epoch() {
   int64_t epoch_steps = 0;
   bool checkpoint_due = false, stop_due = false;
   while (progress_.step_in_epoch < steps_per_epoch_ && progress_.step < total_steps_) {
+    const StepRows& rows = rows_->rows(progress_.step);
     watchdog_.phase("the step's forward and backward passes", false, progress_.step);
-    epoch_rows_.rows_of_step(perm, progress_.step_in_epoch, my_rows_);
-    const int64_t b0 = progress_.step_in_epoch * M_, m_t = std::min(M_, N_ - b0);
     // Stop and checkpoint requests reach every rank through the step's reduction.
     const bool timer_due = root_ && cfg_.checkpoint_every_seconds > 0 &&
                            now_s() - last_checkpoint_ >= cfg_.checkpoint_every_seconds;
-    const StepResult r = step_.run({data, my_rows_.data(), static_cast<int64_t>(my_rows_.size()), m_t, progress_.step,
-                                    lr, StepRequests{stop_signal_received(), timer_due}});
+    const StepResult r =
+        step_.run({rows, rows_->format(), M_, progress_.step, lr, StepRequests{stop_signal_received(), timer_due}});
+    if (first_step_at_ < 0) first_step_at_ = now_s() - t_start_;
     epoch_sums += r.sums;
     ++progress_.step, ++progress_.step_in_epoch, ++epoch_steps;
     check_replicas();
@@ -184,7 +190,7 @@ std::optional<json> Trainer::run_epoch() {
     return std::nullopt;
   }
   watchdog_.phase("the epoch's metrics (waiting for the other ranks)", true, progress_.step);
-  end_epoch(allreduce_sum(epoch_sums, comm_), epoch_steps, epoch_s, lr);
+  end_epoch(allreduce_sum(epoch_sums, comm_), epoch_steps, epoch_s, lr, rows_->wait_seconds() - wait_at_start);
   if (checkpoint_due) return checkpoint_now(ElboSums{}, 0.0, stop_due);
   return std::nullopt;
 }
@@ -212,13 +218,15 @@ void Trainer::report_progress(int64_t epoch, int64_t epoch_steps, double t_epoch
 
 // The epoch's metrics line (train sums over all ranks; the test ELBO every
 // --eval-every epochs and at the end).
-void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr) {
+void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr, double data_wait_s) {
   const int64_t epoch = progress_.epoch;
   last_ = json{{"epoch", epoch + 1}, {"step", progress_.step}};
   put_means(last_, "train", train);
   last_["samples_per_s"] = static_cast<double>(epoch_steps * M_) / std::max(epoch_s, 1e-9);
   last_["lr"] = lr;
   last_["epoch_seconds"] = epoch_s;
+  // The share of the epoch the steps waited for rows (the slowest rank's).
+  last_["data_wait_fraction"] = comm_.allreduce_max(data_wait_s) / std::max(epoch_s, 1e-9);
   last_["wall_seconds"] = now_s() - t_start_;
   const bool last_epoch = epoch + 1 == cfg_.epochs || progress_.step >= total_steps_;
   if (!cfg_.test_split.empty() && ((cfg_.eval_every > 0 && (epoch + 1) % cfg_.eval_every == 0) || last_epoch))
@@ -289,6 +297,12 @@ json Trainer::finish() {
     save_model(cfg_.model_path, m_, meta);
   }
   const int64_t steps_now = progress_.step - first_step_;
+  // How the data was served, over all ranks (summed bytes, the worst rank's
+  // memory and wait): the numbers docs/memory.md and bench/streaming talk about.
+  double io[2] = {static_cast<double>(rows_->bytes_read()), static_cast<double>(storage_read_bytes())};
+  comm_.allreduce_sum(io, 2);
+  const double peak_rss = comm_.allreduce_max(static_cast<double>(peak_rss_bytes()));
+  const double data_wait = comm_.allreduce_max(rows_->wait_seconds());
   json out{{"tool", kTool},
            {"status", "done"},
            {"exit_code", 0},
@@ -305,7 +319,15 @@ json Trainer::finish() {
            {"out", cfg_.out_dir},
            {"model", cfg_.model_path},
            {"checkpoint", last_checkpoint_path_},
-           {"metrics", cfg_.metrics_path}};
+           {"metrics", cfg_.metrics_path},
+           {"data_mode", rows_->resident() ? "resident" : "streamed"},
+           {"shuffle", cfg_.shuffle},
+           {"first_step_seconds", first_step_at_},
+           {"data_wait_seconds", data_wait},
+           {"data_wait_fraction", data_wait / std::max(run_train_seconds_, 1e-9)},
+           {"rows_bytes_read", io[0]},
+           {"storage_bytes_read", io[1]},
+           {"peak_rss_bytes", peak_rss}};
   for (const char* k : {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl"})
     if (last_.contains(k)) out[k] = last_[k];
   return out;

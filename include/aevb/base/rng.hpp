@@ -27,6 +27,8 @@ enum class Purpose : uint32_t {
   kEvalBinarize = 6,    // fixed binarization of an evaluation split
   kImportance = 7,      // importance-sampling proposals in the evaluator
   kPriorSample = 8,     // z ~ p(z) (naive Monte Carlo estimator, sampling)
+  kBlockOrder = 9,      // --shuffle blocks: the order of the blocks (step = epoch)
+  kWindowOrder = 13,    // --shuffle blocks: rows inside a window (step = epoch, sample = window)
   // Data preparation (aevb-data), never used at training time:
   kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
   kStaticBinarize = 11, // static binarization (step = source stream, index = source row)
@@ -55,5 +57,9 @@ std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n);
 // as a 64-bit draw u, j = u % (i + 1). permutation(seed, epoch, n) above is
 // permutation(seed, Purpose::kPermutation, epoch, n). Needs n < 2^32.
 std::vector<int64_t> permutation(uint64_t seed, Purpose purpose, uint64_t step, int64_t n);
+// The same permutation in 32-bit entries (half the memory: the data order of a
+// 20-million-row split is 80 MB), keyed by `key` with key.index ignored (it
+// numbers the swaps). permutation(s, p, t, n) equals permutation32({s, p, t, 0, 0}, n).
+void permutation32(const NoiseKey& key, int64_t n, std::vector<uint32_t>& out);
 
 }  // namespace aevb

@@ -35,6 +35,15 @@ class MpiComm {
   // Every rank's values concatenated on `root` in rank order (empty elsewhere).
   std::vector<double> gather(const std::vector<double>& local, int root = 0) const;
   std::vector<int64_t> gather(const std::vector<int64_t>& local, int root = 0) const;
+  // Rows of row_bytes bytes: rank r's rows [displs[r], displs[r] + counts[r])
+  // of buf are sent to every rank (in place: each rank fills its own part first).
+  void allgatherv_rows(uint8_t* buf, const std::vector<int>& counts, const std::vector<int>& displs,
+                       int64_t row_bytes) const;
+  // Each rank sends send_counts[r] rows from send + send_displs[r] rows to rank
+  // r, and receives recv_counts[q] rows from rank q at recv + recv_displs[q].
+  void alltoallv_rows(const uint8_t* send, const std::vector<int>& send_counts, const std::vector<int>& send_displs,
+                      uint8_t* recv, const std::vector<int>& recv_counts, const std::vector<int>& recv_displs,
+                      int64_t row_bytes) const;
   // Ends every rank of the job (a failure after the collective checks).
   [[noreturn]] void abort(int code) const;
   static double wtime();

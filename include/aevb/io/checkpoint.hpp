@@ -37,6 +37,7 @@ struct TrainProgress {
 struct RunIdentity {
   std::string dataset, train_split, data_fingerprint, optimizer, config_ini;
   std::string binarization;  // of the training data as the model saw it ("dynamic" = binarized each step)
+  std::string shuffle = "global";  // the data order (--shuffle, canonical form)
   int64_t train_rows = 0, x_dim = 0, batch = 0, ranks = 1;
   uint64_t seed = 0;
 };

@@ -80,9 +80,12 @@ DType dataset_dtype(hid_t dset);  // by class, sign and size of the stored type
 std::vector<hsize_t> dataset_dims(hid_t dset);
 
 struct WriteOptions {
-  hsize_t chunk_rows = 0;  // 0: contiguous unless gzip needs chunks (then auto)
+  hsize_t chunk_rows = 0;  // 0: contiguous unless gzip or fletcher32 need chunks (then auto)
   int gzip_level = 0;      // 0 = no compression, 1..9
+  bool fletcher32 = false; // a checksum per chunk, verified by HDF5 on every read
 };
+// True if the dataset's chunks carry the Fletcher32 checksum filter.
+bool has_fletcher32(hid_t dset);
 
 // Creates a dataset of element type T (stored little-endian) with the given dims.
 // Supported T: uint8_t, int32_t, int64_t, float, double.

@@ -5,17 +5,17 @@
 
 #include "aevb/core/sgvb.hpp"
 #include "aevb/dist/mpi_comm.hpp"
-#include "aevb/io/dataset.hpp"
+#include "aevb/io/row_reader.hpp"
 
 namespace aevb {
 
 // Sums of per-point terms over all ranks (every rank gets the result).
 ElboSums allreduce_sum(const ElboSums& local, const MpiComm& comm);
 
-// Estimator B on this rank's rows (`mine`, already binarized if the model
-// expects it) in chunks, with the noise of step 0 so that successive
-// evaluations of a run are comparable; summed over ranks.
-ElboSums evaluate_elbo(Vae& m, const DataMatrix& mine, uint64_t seed, int samples, const MpiComm& comm,
+// Estimator B on this rank's rows in chunks (binarized with the evaluation
+// binarization keyed by eval_seed when `binarize`), with the noise of step 0
+// so that successive evaluations of a run are comparable; summed over ranks.
+ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed, int samples, const MpiComm& comm,
                        int64_t chunk = 1000);
 
 }  // namespace aevb

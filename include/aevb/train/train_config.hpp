@@ -11,6 +11,7 @@
 #include "aevb/core/optimizer.hpp"
 #include "aevb/core/sgvb.hpp"
 #include "aevb/core/vae.hpp"
+#include "aevb/train/data_order.hpp"
 
 namespace aevb {
 
@@ -19,6 +20,8 @@ struct TrainConfig {
   std::string data_dir, train_split = "train", test_split = "test";
   int64_t max_train_rows = -1, max_test_rows = -1;
   std::string binarize = "auto";  // auto | dynamic | none
+  std::string shuffle = "global";   // the data order: global | blocks[:B,W] | none (train/data_order.hpp)
+  int64_t memory_budget_mib = 1024; // per rank, for the training rows (train/train_rows.hpp)
   // model
   ModelSpec model;
   std::string hidden = "500", activation = "tanh", decoder = "bernoulli", gaussian_mean = "sigmoid";
@@ -51,6 +54,8 @@ struct TrainConfig {
   std::string overlap = "auto"; // on | off | auto: overlap the decoder allreduce with encoder backward
 
   Estimator estimator_kind() const { return parse_estimator(estimator); }
+  ShuffleSpec shuffle_spec() const { return ShuffleSpec::parse(shuffle); }
+  int64_t memory_budget_bytes() const { return memory_budget_mib << 20; }
   std::string to_ini() const;  // the effective configuration, loadable with --config
 };
 

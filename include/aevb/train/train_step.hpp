@@ -1,7 +1,8 @@
 // One data-parallel SGVB training step, from data to update. run() reads top to
 // bottom:
 //
-//   1. gather this rank's rows of the global minibatch and binarize them
+//   1. convert this rank's rows of the global minibatch (stored dtype -> float)
+//      and binarize them
 //      (dynamic binarization: noise keyed by (seed, step, global index))
 //   2. forward: encoder, z = mu + sigma * eps, decoder, log p(x|z)
 //   3. decoder backward
@@ -28,7 +29,8 @@
 #include "aevb/core/vae.hpp"
 #include "aevb/dist/gradient_reduction.hpp"
 #include "aevb/dist/mpi_comm.hpp"
-#include "aevb/io/dataset.hpp"
+#include "aevb/io/row_reader.hpp"
+#include "aevb/train/train_rows.hpp"
 
 namespace aevb {
 
@@ -51,9 +53,8 @@ struct StepRequests {
 };
 
 struct StepInput {
-  const DataMatrix& data;   // the rows this rank holds (this epoch)
-  const int64_t* rows;      // this rank's slice of the global minibatch: indices into data
-  int64_t n_rows;
+  const StepRows& rows;     // this rank's slice of the global minibatch, as stored
+  const RowFormat& format;  // how to turn a stored row into model inputs
   int64_t global_batch;     // M of this step over all ranks
   int64_t step;
   float lr;
@@ -90,7 +91,6 @@ class TrainStep {
   FloatBuffer reduce_buf_;  // [gradient (num_params) | control slots]
   std::unique_ptr<GradientReduction> reduction_;
   FloatBuffer x_;
-  std::vector<int64_t> index_;
 };
 
 }  // namespace aevb
