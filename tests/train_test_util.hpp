@@ -16,7 +16,8 @@ namespace aevb::testing {
 
 // A float32 dataset of `rows` rows of `cols` values from `value(i, j)`.
 template <class F>
-inline void write_float_dataset(const std::string& dir, int64_t rows, int64_t cols, F value, std::string binarization = "none") {
+inline void write_float_dataset(const std::string& dir, int64_t rows, int64_t cols, F value, std::string binarization = "none",
+                                int64_t shards = 1) {
   DatasetWriter w(dir, "synthetic", "test", false);
   for (const char* split : {"train", "test"}) {
     SplitSpec s;
@@ -27,6 +28,7 @@ inline void write_float_dataset(const std::string& dir, int64_t rows, int64_t co
     s.value_range = {-1e30, 1e30};
     s.value_meaning = "synthetic";
     s.binarization = binarization;
+    s.shards = shards;
     w.begin_split(s);
     std::vector<float> x(static_cast<size_t>(rows * cols));
     for (int64_t i = 0; i < rows; ++i)
@@ -39,9 +41,10 @@ inline void write_float_dataset(const std::string& dir, int64_t rows, int64_t co
 
 // Binary "bars" images: each row lights a random subset of 4 horizontal bars of
 // an 8x8 image: real structure for the model to learn in a few steps.
-inline void write_bars_dataset(const std::string& dir, int64_t rows) {
+inline void write_bars_dataset(const std::string& dir, int64_t rows, int64_t shards = 1) {
   write_float_dataset(
-      dir, rows, 64, [](int64_t i, int64_t j) { return ((i * 2654435761u >> (j / 16)) & 1u) ? 1.f : 0.f; });
+      dir, rows, 64, [](int64_t i, int64_t j) { return ((i * 2654435761u >> (j / 16)) & 1u) ? 1.f : 0.f; }, "none",
+      shards);
 }
 
 inline RunResult run_train(const std::string& args, const TempDir& scratch) {

@@ -1,5 +1,6 @@
 #include "aevb/cli/options.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -99,5 +100,23 @@ static std::string shortest(T v) {
 
 std::string default_text(float v) { return shortest(v); }
 std::string default_text(double v) { return shortest(v); }
+
+int64_t parse_byte_size(const std::string& option, const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string unit = text.substr(digits);
+  const std::pair<const char*, int> units[] = {{"", 20}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+  int shift = -1;
+  for (const auto& [name, s] : units)
+    if (unit == name) shift = s;
+  const auto bad = [&] {
+    return usage_error("--" + option + " '" + text +
+                       "': expected a size between 1KiB and 1024TiB such as 1GiB, 512MiB or 64KiB (a bare number is MiB)");
+  };
+  if (digits == 0 || digits > 15 || shift < 0) throw bad();
+  const int64_t n = std::stoll(text.substr(0, digits));
+  if (n > (int64_t{1} << (50 - shift)) || (n << shift) < 1024) throw bad();
+  return n << shift;
+}
 
 }  // namespace aevb

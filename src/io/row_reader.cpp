@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <sys/stat.h>
+
 #include "aevb/base/error.hpp"
 #include "shard_read.hpp"
 
@@ -11,15 +13,22 @@ namespace aevb {
 using shard_read::OpenShard;
 
 namespace {
-constexpr int64_t kMaxSpanBytes = int64_t{4} << 20;  // one read: at most ~4 MiB
-constexpr int64_t kMaxGapBytes = int64_t{64} << 10;  // rows closer than this share a read
+constexpr int64_t kMaxSpanBytes = int64_t{4} << 20;  // one read: at most ~4 MiB of adjacent rows
 constexpr size_t kOpenShards = 8;                    // shard files kept open
 }  // namespace
 
 struct RowReader::Open {
   size_t index;
   OpenShard s;
+  int64_t bytes;  // the file's size when opened
 };
+
+namespace {
+int64_t file_bytes(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+}  // namespace
 
 RowFormat row_format(const SplitInfo& split) {
   RowFormat f;
@@ -64,7 +73,9 @@ RowReader::Open& RowReader::shard(size_t index) {
       return *open_.back();
     }
   if (open_.size() == kOpenShards) open_.erase(open_.begin());
-  open_.push_back(std::make_unique<Open>(Open{index, shard_read::open_checked(*manifest_, *split_, index)}));
+  OpenShard s = shard_read::open_checked(*manifest_, *split_, index);
+  const int64_t bytes = file_bytes(s.path);
+  open_.push_back(std::make_unique<Open>(Open{index, std::move(s), bytes}));
   return *open_.back();
 }
 
@@ -72,6 +83,12 @@ RowReader::Open& RowReader::shard(size_t index) {
 void RowReader::read_span(size_t index, int64_t local_first, int64_t n, uint8_t* out) {
   Open& o = shard(index);
   const OpenShard& s = o.s;
+  // HDF5 reads the part of a file cut short while it is open as zeros, and
+  // zeros pass a Fletcher32 check: the size is compared before every read.
+  const int64_t now = file_bytes(s.path);
+  if (now < o.bytes)
+    throw input_error(s.path + ": truncated while in use (" + std::to_string(now) + " bytes, " +
+                      std::to_string(o.bytes) + " when opened); re-create it with aevb-data");
   scratch_.resize(static_cast<size_t>(n * s.cols));
   VerifySummary st;
   const auto local_row = [local_first](int64_t i) { return local_first + i; };
@@ -95,7 +112,7 @@ void RowReader::read_span(size_t index, int64_t local_first, int64_t n, uint8_t*
 
 void RowReader::read(const int64_t* rows, int64_t n, uint8_t* const* out) {
   const int64_t rb = format_.row_bytes;
-  const int64_t max_span = std::max<int64_t>(1, kMaxSpanBytes / rb), max_gap = std::max<int64_t>(1, kMaxGapBytes / rb);
+  const int64_t max_span = std::max<int64_t>(1, kMaxSpanBytes / rb);
   int64_t i = 0;
   while (i < n) {
     if (rows[i] < 0 || rows[i] >= split_->rows || (i > 0 && rows[i] <= rows[i - 1]))
@@ -104,17 +121,17 @@ void RowReader::read(const int64_t* rows, int64_t n, uint8_t* const* out) {
     const ShardInfo& info = split_->shards[si];
     const int64_t end = info.row_offset + info.rows;
     int64_t j = i + 1;
-    while (j < n && rows[j] < end && rows[j] > rows[j - 1] && rows[j] - rows[j - 1] <= max_gap &&
-           rows[j] - rows[i] < max_span)
-      ++j;
-    const int64_t first = rows[i], span = rows[j - 1] - first + 1;
-    if (span == j - i && j - i == 1) {
+    // A run of adjacent rows is one read. Rows with gaps between them are
+    // separate reads: a row not asked for is never read (the bytes a run
+    // reads are the bytes it uses; docs/memory.md).
+    while (j < n && rows[j] < end && rows[j] == rows[j - 1] + 1 && j - i < max_span) ++j;
+    const int64_t first = rows[i], span = j - i;
+    if (span == 1) {
       read_span(si, first - info.row_offset, 1, out[i]);
     } else {
       span_.resize(static_cast<size_t>(span * rb));
       read_span(si, first - info.row_offset, span, span_.data());
-      for (int64_t k = i; k < j; ++k)
-        std::memcpy(out[k], span_.data() + (rows[k] - first) * rb, static_cast<size_t>(rb));
+      for (int64_t k = i; k < j; ++k) std::memcpy(out[k], span_.data() + (k - i) * rb, static_cast<size_t>(rb));
     }
     i = j;
   }

@@ -28,9 +28,10 @@ po::options_description describe_options(TrainConfig& c) {
      "the order of the rows in each epoch, a function of (seed, epoch) only: global (a random permutation of all "
      "rows) | blocks:B,W (blocks of B contiguous rows in random order, rows shuffled within windows of W blocks: "
      "large reads for datasets beyond memory; 'blocks' = blocks:2048,32) | none (stored order)")
-    ("memory-budget", po::value(&c.memory_budget_mib)->default_value(c.memory_budget_mib),
-     "MiB per rank for training rows: a split that fits in half of it is held whole; a larger one is streamed "
-     "from the shards in units of a quarter of it (docs/memory.md)");
+    ("memory-budget", po::value(&c.memory_budget)->default_value(c.memory_budget),
+     "memory per rank for the data, e.g. 1GiB, 512MiB, 64KiB (a bare number is MiB): a training split that fits "
+     "in half of it is held whole, a larger one is streamed from the shards in units of a quarter of it; the test "
+     "split is held if it fits an eighth (docs/memory.md)");
   po::options_description model("Model");
   model.add_options()
     ("hidden", po::value(&c.hidden)->default_value(c.hidden), "hidden layer sizes of the encoder, e.g. 500 or 200,200 (decoder mirrors); none = linear")
@@ -101,6 +102,7 @@ void validate(TrainConfig& c) {
   c.model.gaussian_sigmoid_mean = c.gaussian_mean == "sigmoid";
   (void)c.estimator_kind();
   c.shuffle = c.shuffle_spec().to_string();  // usage_error naming --shuffle; canonical form for checkpoints
+  (void)c.memory_budget_bytes();
   c.opt.kind = parse_optimizer(c.optimizer);
   c.schedule.kind = parse_schedule(c.lr_schedule);
   (void)parse_init(c.init);
@@ -118,7 +120,6 @@ const OptionRules& train_option_rules() {
       R::integer("max-train-rows").ge(1).or_value(-1, "all"),
       R::integer("max-test-rows").ge(1).or_value(-1, "all"),
       R::words("binarize", {"auto", "dynamic", "none"}),
-      R::integer("memory-budget").ge(1).le(1 << 24),
       R::integer("latent").ge(1).le(1 << 20),
       R::words("activation", {"tanh", "relu", "softplus"}),
       R::words("decoder", {"bernoulli", "gaussian"}),
@@ -194,13 +195,15 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
   return true;
 }
 
+int64_t TrainConfig::memory_budget_bytes() const { return parse_byte_size("memory-budget", memory_budget); }
+
 std::string TrainConfig::to_ini() const {
   std::ostringstream s;
   s.precision(9);
   s << "# aevb-train effective configuration\n"
     << "data = " << data_dir << "\ntrain-split = " << train_split << "\ntest-split = " << test_split
     << "\nmax-train-rows = " << max_train_rows << "\nmax-test-rows = " << max_test_rows << "\nbinarize = " << binarize
-    << "\nshuffle = " << shuffle << "\nmemory-budget = " << memory_budget_mib
+    << "\nshuffle = " << shuffle << "\nmemory-budget = " << memory_budget
     << "\nhidden = " << hidden << "\nlatent = " << model.latent << "\nactivation = " << activation
     << "\ndecoder = " << decoder << "\ngaussian-mean = " << gaussian_mean << "\nestimator = " << estimator
     << "\nsamples = " << samples << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << default_text(init_std)

@@ -31,6 +31,10 @@ void store_config_file(const std::string& path, const boost::program_options::op
                        const OptionRules& rules, boost::program_options::variables_map& vm);
 
 // A default as a person writes it: 0.01f -> "0.01" (not "0.0199999996").
+// A size such as "1GiB", "512MiB", "64KiB", "4096B" or a bare number (MiB),
+// between 1 KiB and 1 PiB; usage_error naming --option otherwise.
+int64_t parse_byte_size(const std::string& option, const std::string& text);
+
 std::string default_text(float v);
 std::string default_text(double v);
 

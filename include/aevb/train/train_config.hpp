@@ -21,7 +21,7 @@ struct TrainConfig {
   int64_t max_train_rows = -1, max_test_rows = -1;
   std::string binarize = "auto";  // auto | dynamic | none
   std::string shuffle = "global";   // the data order: global | blocks[:B,W] | none (train/data_order.hpp)
-  int64_t memory_budget_mib = 1024; // per rank, for the training rows (train/train_rows.hpp)
+  std::string memory_budget = "1GiB"; // per rank, for the training rows (train/train_rows.hpp)
   // model
   ModelSpec model;
   std::string hidden = "500", activation = "tanh", decoder = "bernoulli", gaussian_mean = "sigmoid";
@@ -55,7 +55,7 @@ struct TrainConfig {
 
   Estimator estimator_kind() const { return parse_estimator(estimator); }
   ShuffleSpec shuffle_spec() const { return ShuffleSpec::parse(shuffle); }
-  int64_t memory_budget_bytes() const { return memory_budget_mib << 20; }
+  int64_t memory_budget_bytes() const;  // usage_error naming --memory-budget
   std::string to_ini() const;  // the effective configuration, loadable with --config
 };
 
