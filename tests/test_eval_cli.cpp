@@ -183,29 +183,30 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
 
 // 1 and 2 ranks under mpirun: bit-identical per-point arrays.
+// The same bits for 1 and 2 ranks, and with rows read block by block from the
+// shards (a 4 KiB --memory-budget holds none of a rank's points).
 TEST_F(EvalCli, RankInvarianceOneAndTwoRanksGiveIdenticalResults) {
   TempDir d;
-  std::vector<h5::Array<double>> lp, el;
-  for (int np : {1, 2}) {
-    const std::string out = d / ("np" + std::to_string(np) + ".h5");
+  std::vector<std::vector<h5::Array<double>>> got;
+  for (const auto& [np, extra] : std::vector<std::pair<int, std::string>>{{1, ""}, {2, ""}, {2, " --memory-budget 4KiB"}}) {
+    const std::string out = d / ("np" + std::to_string(np) + std::to_string(got.size()) + ".h5");
     const std::string cmd = std::string(AEVB_MPIEXEC) + " -np " + std::to_string(np) + " " + AEVB_BINARY_DIR +
                             "/aevb-eval --progress-every 0 --model " + model() + " --data " + data() +
-                            " --k 1,7,50 --prior-samples 9 --chunk-rows 120 --out " + out + " >" + (d / "out") +
-                            " 2>" + (d / "err");
+                            " --k 1,7,50 --prior-samples 9 --chunk-rows 120 --out " + out + extra + " >" +
+                            (d / "out") + " 2>" + (d / "err");
     ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(d / "err");
     h5::Id f = h5::open_file_read(out);
-    lp.push_back(h5::read_dataset<double>(f, "log_px"));
-    el.push_back(h5::read_dataset<double>(f, "elbo"));
-    lp.push_back(h5::read_dataset<double>(f, "log_px_prior"));
+    got.push_back({h5::read_dataset<double>(f, "log_px"), h5::read_dataset<double>(f, "log_px_prior"),
+                   h5::read_dataset<double>(f, "elbo")});
   }
-  ASSERT_EQ(lp[0].data.size(), 300u * 3);
-  ASSERT_EQ(lp[0].dims, lp[2].dims);  // log_px, 1 vs 2 ranks
-  ASSERT_EQ(lp[1].dims, lp[3].dims);  // log_px_prior
-  ASSERT_EQ(el[0].dims, el[1].dims);
-  // Bit for bit (memcmp, not ==: also NaN-proof).
-  EXPECT_EQ(0, std::memcmp(lp[0].data.data(), lp[2].data.data(), lp[0].data.size() * sizeof(double)));
-  EXPECT_EQ(0, std::memcmp(lp[1].data.data(), lp[3].data.data(), lp[1].data.size() * sizeof(double)));
-  EXPECT_EQ(0, std::memcmp(el[0].data.data(), el[1].data.data(), el[0].data.size() * sizeof(double)));
+  ASSERT_EQ(got[0][0].data.size(), 300u * 3);
+  for (size_t c = 1; c < got.size(); ++c)
+    for (size_t a = 0; a < 3; ++a) {
+      ASSERT_EQ(got[0][a].dims, got[c][a].dims) << c << " " << a;
+      // Bit for bit (memcmp, not ==: also NaN-proof).
+      EXPECT_EQ(0, std::memcmp(got[0][a].data.data(), got[c][a].data.data(), got[0][a].data.size() * sizeof(double)))
+          << "configuration " << c << ", array " << a;
+    }
 }
 
 }  // namespace

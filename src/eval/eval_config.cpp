@@ -76,6 +76,9 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
   po::options_description run("Running");
   run.add_options()
     ("chunk-rows", po::value(&c.chunk_rows)->default_value(c.chunk_rows), "rows (point, sample) per decoder call")
+    ("memory-budget", po::value(&c.memory_budget)->default_value(c.memory_budget),
+     "memory per rank for the points' rows, e.g. 1GiB, 64KiB (a bare number is MiB): a rank's points are held as "
+     "stored if they fit half of it, else read block by block (docs/memory.md)")
     ("threads", po::value(&c.threads)->default_value(c.threads), "compute threads per rank")
     ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every, default_text(c.progress_every)),
      "seconds between progress lines (0 = none)")

@@ -7,14 +7,18 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <numeric>
 #include <unordered_map>
 
 #include "aevb/io/dataset.hpp"
+#include "aevb/io/row_reader.hpp"
 #include "aevb/core/dnnl_context.hpp"
 #include "aevb/io/checksum.hpp"
 #include "aevb/io/dir_lock.hpp"
 #include "aevb/io/durable_file.hpp"
 #include "aevb/base/error.hpp"
+#include "aevb/cli/options.hpp"
+#include "eval_inputs.hpp"
 #include "aevb/io/eval_results.hpp"
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/io/model_file.hpp"
@@ -32,68 +36,6 @@ namespace {
 
 using json = nlohmann::json;
 constexpr const char* kTool = "aevb-eval";
-
-
-struct Inputs {
-  LoadedModel model;
-  std::string dataset_name, data_sha256;
-  DataMatrix data;
-  bool binarized = false;
-  DirLock lock;  // rank 0: the results file's lock, held to the end
-};
-
-// Everything that can fail on bad input, before any compute.
-Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
-  Inputs in;
-  collectively(comm, kTool, [&] {
-    if (comm.rank() == 0) {
-      require_writable_dir(parent_dir(cfg.out_path), "cannot write the results file " + cfg.out_path);
-      if (std::filesystem::is_directory(cfg.out_path))
-        throw output_error("--out " + cfg.out_path + " is a directory; expected a results file path (e.g. " +
-                           cfg.out_path + "/eval.h5)");
-      // One evaluation per results file (they would overwrite each other's
-      // OUT.partial); other files of the directory stay free for other writers.
-      const std::filesystem::path out(cfg.out_path);
-      in.lock = DirLock::acquire_file(
-          (out.parent_path().empty() ? std::filesystem::path(".") : out.parent_path()) /
-              ("." + out.filename().string() + ".lock"),
-          cfg.out_path, kTool, "results file", "wait for that evaluation to end, stop it, or choose another --out");
-      if (!in.lock.notice().empty()) std::cerr << kTool << ": warning: " << in.lock.notice() << std::endl;
-      // Checked before any compute: a finished evaluation is not replaced silently.
-      if (std::filesystem::exists(cfg.out_path) && !cfg.force)
-        throw output_error("--out " + cfg.out_path + " exists (a finished evaluation); use --force to replace it, "
-                           "or choose another --out");
-    }
-    in.model = load_model_or_checkpoint(cfg.model_path);
-    const ModelSpec& spec = in.model.model->spec();
-    const bool bernoulli = spec.decoder == DecoderKind::kBernoulli;
-    if (cfg.binarize == "dynamic" && !bernoulli)
-      throw usage_error("--binarize dynamic: only meaningful for a model with a Bernoulli decoder");
-    const Manifest manifest = Manifest::load(cfg.data_dir);
-    in.dataset_name = manifest.name;
-    const SplitInfo& info = manifest.split(cfg.split);
-    std::string shards;
-    for (const auto& sh : info.shards) shards += sh.data_sha256 + ":";
-    in.data_sha256 = sha256_hex(shards.data(), shards.size());
-    // Check the dimension before reading (and validating) the rows: a Gaussian
-    // split must not be reported as "outside [0,1]" for a Bernoulli model it
-    // does not even fit.
-    if (info.cols != spec.x_dim)
-      throw input_error("model " + cfg.model_path + " has " + std::to_string(spec.x_dim) +
-                        " values per data point but split '" + cfg.split + "' of " + cfg.data_dir + " has " +
-                        std::to_string(info.cols));
-    ValidateOptions v;
-    v.require_unit_interval = bernoulli;
-    in.data = load_split(manifest, cfg.split, v, cfg.max_points);
-    if (in.data.rows == 0) throw input_error(cfg.data_dir + ": split '" + cfg.split + "' has no rows");
-    // auto: what the model was trained on (checkpoints without that record fall
-    // back on the split's own description, as aevb-train decides).
-    const std::string& trained = in.model.meta.binarization;
-    in.binarized = binarization_applies(cfg.binarize, bernoulli, trained.empty() ? info.binarization : trained);
-    if (in.binarized) binarize_for_evaluation(in.data, cfg.binarize_seed);
-  });
-  return in;
-}
 
 
 std::string fmt(const char* f, double a, double b = 0) {
@@ -142,7 +84,7 @@ void print_header(const EvalConfig& cfg, const Inputs& in, const Plan& p, const 
   s << kTool << ": model " << cfg.model_path << " (" << in.model.meta.format << ", step " << in.model.meta.step << ", "
     << spec.x_dim << "-" << (spec.hidden.empty() ? std::string("linear") : spec.hidden_string()) << "-" << spec.latent
     << ", " << to_string(spec.decoder) << " decoder)\n"
-    << kTool << ": data " << cfg.data_dir << " split '" << cfg.split << "': " << in.data.rows << " points, "
+    << kTool << ": data " << cfg.data_dir << " split '" << cfg.split << "': " << in.points << " points, "
     << (in.binarized ? "binarized (seed " + std::to_string(cfg.binarize_seed) + ")" : std::string("not binarized"))
     << "\n"
     << kTool << ": K = " << cfg.k_text << " from one stream (seed " << cfg.seed << "); " << p.is->plan().points
@@ -235,23 +177,24 @@ void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, in
 // All three estimates of one block of points: importance sampling, the
 // per-point ELBO (estimator B, as aevb-train's test ELBO: same noise for the
 // same seed) and, with --prior-samples, naive Monte Carlo with z ~ p(z).
-void evaluate_block(const EvalConfig& cfg, const Inputs& in, Plan& p, Sgvb& sg, int64_t b, int64_t nb, Local& L) {
-  const int64_t nK = static_cast<int64_t>(cfg.ks.size()), D = in.data.cols;
-  const int64_t* gi = in.data.global_index.data() + p.lo;
+// x: the block's rows (this rank's points b..b+nb-1), binarized if the model is.
+void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& sg, int64_t b, int64_t nb, Local& L) {
+  const int64_t nK = static_cast<int64_t>(cfg.ks.size());
+  const int64_t* gi = x.global_index.data() - b;  // gi[u]: point u of this rank
   const double t = now_s();
-  p.is->run(in.data.x.data() + (p.lo + b) * D, gi + b, nb, L.r.log_px.data() + b * nK);
+  p.is->run(x.x.data(), gi + b, nb, L.r.log_px.data() + b * nK);
   L.is_seconds += now_s() - t;
   std::vector<PointElbo> terms(static_cast<size_t>(p.unit));
   for (int64_t u = b; u < b + nb; u += p.unit) {
     const int64_t nu = std::min(p.unit, b + nb - u);
-    sg.evaluate({in.data.row(p.lo + u), gi + u, nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
+    sg.evaluate({x.row(u - b), gi + u, nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
     for (int64_t i = 0; i < nu; ++i) {
       const PointElbo& e = terms[static_cast<size_t>(i)];
       L.r.elbo[static_cast<size_t>(u + i)] = e.elbo;
       L.r.rec[static_cast<size_t>(u + i)] = e.rec;
       L.r.kl[static_cast<size_t>(u + i)] = e.kl;
     }
-    if (p.prior) p.prior->run(in.data.row(p.lo + u), gi + u, nu, L.r.log_px_prior.data() + u);
+    if (p.prior) p.prior->run(x.row(u - b), gi + u, nu, L.r.log_px_prior.data() + u);
   }
 }
 
@@ -263,7 +206,15 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   const int64_t n = p.n(), nK = static_cast<int64_t>(cfg.ks.size());
   const bool prior = p.prior != nullptr;
   Local L;
-  L.r.index.assign(in.data.global_index.begin() + p.lo, in.data.global_index.begin() + p.hi);
+  L.r.index.resize(static_cast<size_t>(n));
+  std::iota(L.r.index.begin(), L.r.index.end(), p.lo);
+  // This rank's rows: held as stored if they fit half the budget, else read
+  // block by block (the same blocks, so the same results, either way).
+  std::unique_ptr<RowRange> rows;
+  collectively(comm, kTool, [&] {
+    rows = std::make_unique<RowRange>(in.manifest, cfg.split, in.validate, p.lo, p.hi,
+                                      parse_byte_size("memory-budget", cfg.memory_budget) / 2);
+  });
   L.r.log_px.resize(static_cast<size_t>(n * nK));
   L.r.elbo.resize(static_cast<size_t>(n));
   L.r.rec.resize(static_cast<size_t>(n));
@@ -275,6 +226,8 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   const int64_t blocks = static_cast<int64_t>(comm.allreduce_max(static_cast<double>((n + block - 1) / block)));
   const double t0 = now_s();
   double last_progress = t0;
+  int read_code = 0;
+  std::string read_error;
   for (int64_t k = 0; k < blocks; ++k) {
     const int64_t b = std::min(n, k * block), nb = std::min(block, n - b);
     dog.phase("importance sampling a block of points", false);
@@ -284,8 +237,19 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
       for (int64_t i = b; i < b + nb; ++i)
         copy_point(fin.r, fin.row.at(L.r.index[static_cast<size_t>(i)]), L.r, static_cast<size_t>(i), nK, prior);
     } else if (nb > 0) {
-      evaluate_block(cfg, in, p, sg, b, nb, L);
+      try {
+        DataMatrix& x = rows->chunk(p.lo + b, nb);
+        if (in.binarized) binarize_for_evaluation(x, cfg.binarize_seed);
+        evaluate_block(cfg, x, p, sg, b, nb, L);
+      } catch (const Error& e) {  // a read failed: agreed below, every rank stops
+        read_code = e.code();
+        read_error = e.what();
+      }
     }
+    dog.phase("agreeing on read errors (waiting for the other ranks)", true);
+    collectively(comm, kTool, [&] {
+      if (read_code) throw Error(read_code, read_error);
+    });
     std::fill(L.have.begin() + b, L.have.begin() + b + nb, 1);
     if (comm.rank() == 0 && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
       last_progress = now_s();
@@ -350,14 +314,14 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
   r.complete = false;
   r.wall_seconds = now_s() - t_start;
   write_eval_results(partial_path(cfg), r);
-  std::cerr << kTool << ": stop signal received: " << r.points() << " of " << in.data.rows
+  std::cerr << kTool << ": stop signal received: " << r.points() << " of " << in.points
             << " point(s) finished, kept in " << partial_path(cfg) << "; run the same command to resume; exiting with "
             << kExitRequeue << std::endl;
   return json{{"tool", kTool},
               {"status", "stopped"},
               {"exit_code", kExitRequeue},
               {"points_done", r.points()},
-              {"points", in.data.rows},
+              {"points", in.points},
               {"partial", partial_path(cfg)},
               {"wall_seconds", r.wall_seconds}};
 }
@@ -365,7 +329,7 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
 // Rank 0: the results file and the JSON summary (with the same numbers on stderr).
 json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults done, const Local& is,
                          double t_start) {
-  const int64_t N = in.data.rows, nK = static_cast<int64_t>(cfg.ks.size());
+  const int64_t N = in.points, nK = static_cast<int64_t>(cfg.ks.size());
   EvalResults& r = done;
   describe_run(cfg, in, r);
   r.sample_evals = static_cast<int64_t>(is.evals);
@@ -414,7 +378,7 @@ json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   Inputs in = load_inputs(cfg, comm);
   const Finished fin = load_finished(cfg, in, comm);
   Vae& m = *in.model.model;
-  Plan plan = make_plan(cfg, m, in.data.rows, comm);
+  Plan plan = make_plan(cfg, m, in.points, comm);
   if (comm.rank() == 0) print_header(cfg, in, plan, comm);
 
   Watchdog dog(kTool, comm.rank(), cfg.watchdog_seconds);

@@ -19,6 +19,7 @@ struct EvalConfig {
   int64_t prior_samples = 0;
   int64_t max_points = -1;
   int64_t chunk_rows = 2000;
+  std::string memory_budget = "1GiB";  // per rank, for the points' rows (cli/options.hpp parse_byte_size)
   int threads = 1;
   double progress_every = 10;  // seconds between progress lines on stderr; 0 = none
   double watchdog_seconds = 1800;  // a block without progress this long ends the job; 0 = off
