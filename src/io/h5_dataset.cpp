@@ -54,6 +54,13 @@ bool has_fletcher32(hid_t dset) {
   return H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelem, nullptr, 0, nullptr, &config) >= 0;
 }
 
+hsize_t chunk_rows(hid_t dset) {
+  Id dcpl(H5Dget_create_plist(dset));
+  if (!dcpl.valid() || H5Pget_layout(dcpl) != H5D_CHUNKED) return 0;
+  hsize_t dims[H5S_MAX_RANK];
+  return H5Pget_chunk(dcpl, H5S_MAX_RANK, dims) >= 1 ? dims[0] : 0;
+}
+
 std::vector<hsize_t> dataset_dims(hid_t dset) {
   Id space(H5Dget_space(dset));
   int rank = H5Sget_simple_extent_ndims(space);

@@ -20,7 +20,8 @@ constexpr size_t kOpenShards = 8;                    // shard files kept open
 struct RowReader::Open {
   size_t index;
   OpenShard s;
-  int64_t bytes;  // the file's size when opened
+  int64_t bytes;       // the file's size when opened
+  int64_t chunk_rows;  // rows per HDF5 chunk of /data; 0: contiguous
 };
 
 namespace {
@@ -75,7 +76,8 @@ RowReader::Open& RowReader::shard(size_t index) {
   if (open_.size() == kOpenShards) open_.erase(open_.begin());
   OpenShard s = shard_read::open_checked(*manifest_, *split_, index);
   const int64_t bytes = file_bytes(s.path);
-  open_.push_back(std::make_unique<Open>(Open{index, std::move(s), bytes}));
+  const int64_t chunk = static_cast<int64_t>(h5::chunk_rows(s.data));
+  open_.push_back(std::make_unique<Open>(Open{index, std::move(s), bytes, chunk}));
   return *open_.back();
 }
 
@@ -89,15 +91,25 @@ void RowReader::read_span(size_t index, int64_t local_first, int64_t n, uint8_t*
   if (now < o.bytes)
     throw input_error(s.path + ": truncated while in use (" + std::to_string(now) + " bytes, " +
                       std::to_string(o.bytes) + " when opened); re-create it with aevb-data");
-  scratch_.resize(static_cast<size_t>(n * s.cols));
   VerifySummary st;
   const auto local_row = [local_first](int64_t i) { return local_first + i; };
   try {
     if (format_.u8) {
       h5::read_rows(s.data, static_cast<hsize_t>(local_first), static_cast<hsize_t>(n), out);
-      shard_read::convert_rows(s, out, n, local_row, validate_, scratch_.data(), st);
+      // The common case costs one pass over the bytes; convert_rows (which
+      // also converts, and names the first bad value) only when it fails.
+      uint8_t lo = 255, hi = 0;
+      for (int64_t k = 0; k < n * s.cols; ++k) lo = std::min(lo, out[k]), hi = std::max(hi, out[k]);
+      const double scale = s.attrs.scale;
+      const bool ok = n * s.cols == 0 || (lo >= s.attrs.value_range[0] && hi <= s.attrs.value_range[1] &&
+                                          (!validate_.require_unit_interval || (lo * scale >= 0 && hi * scale <= 1)));
+      if (!ok) {
+        scratch_.resize(static_cast<size_t>(n * s.cols));
+        shard_read::convert_rows(s, out, n, local_row, validate_, scratch_.data(), st);
+      }
     } else {
       float* f = reinterpret_cast<float*>(out);
+      scratch_.resize(static_cast<size_t>(n * s.cols));
       h5::read_rows(s.data, static_cast<hsize_t>(local_first), static_cast<hsize_t>(n), f);
       shard_read::convert_rows(s, f, n, local_row, validate_, scratch_.data(), st);
     }
@@ -107,7 +119,6 @@ void RowReader::read_span(size_t index, int64_t local_first, int64_t n, uint8_t*
     throw input_error(std::string(e.what()) + " (checksum mismatch or short read: " + s.path +
                       " is corrupted or truncated; re-create it with aevb-data)");
   }
-  bytes_read_ += n * format_.row_bytes;
 }
 
 void RowReader::read(const int64_t* rows, int64_t n, uint8_t* const* out) {
@@ -121,18 +132,28 @@ void RowReader::read(const int64_t* rows, int64_t n, uint8_t* const* out) {
     const ShardInfo& info = split_->shards[si];
     const int64_t end = info.row_offset + info.rows;
     int64_t j = i + 1;
-    // A run of adjacent rows is one read. Rows with gaps between them are
-    // separate reads: a row not asked for is never read (the bytes a run
-    // reads are the bytes it uses; docs/memory.md).
-    while (j < n && rows[j] < end && rows[j] == rows[j - 1] + 1 && j - i < max_span) ++j;
-    const int64_t first = rows[i], span = j - i;
+    // One read covers adjacent rows, and rows of one HDF5 chunk: the chunk
+    // is fetched and checksummed whole anyway, so a read per row would only
+    // repeat that. Rows of other chunks (or of a contiguous dataset) with
+    // gaps between them are separate reads: storage never delivers more
+    // than the chunks that hold rows asked for (docs/memory.md).
+    const int64_t chunk = shard(si).chunk_rows;
+    const auto same_chunk = [&](int64_t a, int64_t b) {
+      return chunk > 0 && (a - info.row_offset) / chunk == (b - info.row_offset) / chunk;
+    };
+    while (j < n && rows[j] < end && rows[j] > rows[j - 1] &&
+           (rows[j] == rows[j - 1] + 1 || same_chunk(rows[j], rows[j - 1])) && rows[j] - rows[i] < max_span)
+      ++j;
+    const int64_t first = rows[i], span = rows[j - 1] - first + 1;
     if (span == 1) {
       read_span(si, first - info.row_offset, 1, out[i]);
     } else {
       span_.resize(static_cast<size_t>(span * rb));
       read_span(si, first - info.row_offset, span, span_.data());
-      for (int64_t k = i; k < j; ++k) std::memcpy(out[k], span_.data() + (k - i) * rb, static_cast<size_t>(rb));
+      for (int64_t k = i; k < j; ++k)
+        std::memcpy(out[k], span_.data() + (rows[k] - first) * rb, static_cast<size_t>(rb));
     }
+    delivered_ += (j - i) * rb;
     i = j;
   }
 }
@@ -146,6 +167,7 @@ void RowReader::read_range(int64_t first, int64_t n, uint8_t* out) {
     const ShardInfo& info = split_->shards[si];
     const int64_t k = std::min({first + n - r, info.row_offset + info.rows - r, max_span});
     read_span(si, r - info.row_offset, k, out + (r - first) * rb);
+    delivered_ += k * rb;
     r += k;
   }
 }

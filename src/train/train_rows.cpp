@@ -85,9 +85,29 @@ int64_t TrainRows::epoch_positions(int64_t epoch) const {
   return std::min(s_.steps_per_epoch, s_.total_steps - epoch * s_.steps_per_epoch) * s_.batch;
 }
 
-// Units end at window boundaries when they can, so that windows are read whole.
-std::pair<int64_t, int64_t> TrainRows::next_range(int64_t epoch, int64_t a, EpochOrder& order) const {
-  const int64_t end = epoch_positions(epoch), target = a + unit_rows_;
+std::vector<uint8_t> TrainRows::take_buffer(size_t bytes) {
+  std::vector<uint8_t> b;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!spare_.empty()) {
+      b = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  if (b.size() < bytes) b.resize(bytes);  // only a larger unit zero-fills (its tail)
+  return b;
+}
+
+void TrainRows::give_buffer(std::vector<uint8_t>&& b) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (spare_.size() < 2 && !b.empty()) spare_.push_back(std::move(b));
+}
+
+// Units end at window boundaries when they can, so that windows are read
+// whole. A run's first unit is an eighth of the others: the first step waits
+// for it alone, and the prefetcher is ahead from then on.
+std::pair<int64_t, int64_t> TrainRows::next_range(int64_t epoch, int64_t a, EpochOrder& order, bool first) const {
+  const int64_t end = epoch_positions(epoch), target = a + (first ? std::max<int64_t>(1, unit_rows_ / 8) : unit_rows_);
   if (target >= end) return {a, end};
   int64_t b = order.boundary_at_or_before(target);
   if (b <= a) b = order.boundary_after(a);
@@ -98,6 +118,7 @@ void TrainRows::reader_loop() {
   int64_t epoch = s_.first_step / s_.steps_per_epoch;
   int64_t a = (s_.first_step % s_.steps_per_epoch) * s_.batch;
   std::unique_ptr<EpochOrder> order;
+  bool first = true;
   while (epoch * s_.steps_per_epoch < s_.total_steps) {
     {
       std::unique_lock<std::mutex> l(mu_);
@@ -108,7 +129,8 @@ void TrainRows::reader_loop() {
     u->epoch = epoch;
     try {
       if (!order) order = std::make_unique<EpochOrder>(s_.seed, epoch, s_.n, s_.shuffle);
-      std::tie(u->a, u->b) = next_range(epoch, a, *order);
+      std::tie(u->a, u->b) = next_range(epoch, a, *order, first);
+      first = false;
       prepare(*u, *order);
     } catch (...) {
       u->error = std::current_exception();
@@ -175,7 +197,7 @@ void TrainRows::prepare(Unit& u, EpochOrder& order) {
     }
   }
   const int64_t lo = U * me / P, hi = U * (me + 1) / P;
-  u.send.resize(static_cast<size_t>((hi - lo) * rb));
+  u.send = take_buffer(static_cast<size_t>((hi - lo) * rb));
   std::vector<int64_t> rows(static_cast<size_t>(hi - lo));
   std::vector<uint8_t*> dst(static_cast<size_t>(hi - lo));
   for (int64_t j = lo; j < hi; ++j) {
@@ -205,10 +227,10 @@ void TrainRows::switch_unit(int64_t step) {
     if (u->error) std::rethrow_exception(u->error);
   });
   if (comm_.size() > 1) {
-    u->recv.resize(static_cast<size_t>(u->slot.size()) * static_cast<size_t>(format().row_bytes));
+    u->recv = take_buffer(u->slot.size() * static_cast<size_t>(format().row_bytes));
     comm_.alltoallv_rows(u->send.data(), u->send_counts, u->send_displs, u->recv.data(), u->recv_counts,
                          u->recv_displs, format().row_bytes);
-    std::vector<uint8_t>().swap(u->send);
+    give_buffer(std::move(u->send));
   } else {
     u->recv.swap(u->send);
   }
@@ -235,6 +257,7 @@ const StepRows& TrainRows::rows(int64_t step) {
   }
   // Units this step no longer touches are freed; the reader may then go on.
   while (!alive_.empty() && (alive_.front()->epoch < e || alive_.front()->b <= begin)) {
+    give_buffer(std::move(alive_.front()->recv));
     alive_.pop_front();
     {
       std::lock_guard<std::mutex> l(mu_);

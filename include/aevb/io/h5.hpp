@@ -86,6 +86,8 @@ struct WriteOptions {
 };
 // True if the dataset's chunks carry the Fletcher32 checksum filter.
 bool has_fletcher32(hid_t dset);
+// Rows per chunk of a chunked dataset; 0 if it is stored contiguously.
+hsize_t chunk_rows(hid_t dset);
 
 // Creates a dataset of element type T (stored little-endian) with the given dims.
 // Supported T: uint8_t, int32_t, int64_t, float, double.

@@ -43,9 +43,10 @@ class RowReader {
   // Labels of contiguous rows (the split must have labels).
   void read_labels(int64_t first, int64_t n, int64_t* out);
 
-  // Bytes of /data requested from HDF5 so far (what a run reads, before the
-  // page cache; /proc/self/io tells what reached the disk).
-  int64_t bytes_read() const { return bytes_read_; }
+  // Bytes of the rows delivered so far (what the caller asked for; HDF5
+  // fetches whole chunks, so /proc/self/io's read_bytes tells what the
+  // storage delivered, page cache aside).
+  int64_t bytes_read() const { return delivered_; }
 
  private:
   struct Open;
@@ -60,7 +61,7 @@ class RowReader {
   std::vector<std::unique_ptr<Open>> open_;  // a few open shards, most recent last
   std::vector<uint8_t> span_;
   std::vector<float> scratch_;
-  int64_t bytes_read_ = 0;
+  int64_t delivered_ = 0;
 };
 
 // Contiguous rows [lo, hi) of a split visited in chunks as float model inputs

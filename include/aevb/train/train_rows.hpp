@@ -85,7 +85,11 @@ class TrainRows {
   void switch_unit(int64_t step);  // agreed: every rank calls it at the same step
   void reader_loop();
   void prepare(Unit& u, EpochOrder& order);  // the reader thread: plan and read one unit
-  std::pair<int64_t, int64_t> next_range(int64_t epoch, int64_t a, EpochOrder& order) const;
+  std::pair<int64_t, int64_t> next_range(int64_t epoch, int64_t a, EpochOrder& order, bool first) const;
+  // Unit buffers are recycled (at most three exist): fresh ones would be
+  // zero-filled and page-faulted in for every unit, on the compute's cores.
+  std::vector<uint8_t> take_buffer(size_t bytes);
+  void give_buffer(std::vector<uint8_t>&& b);
   int64_t epoch_positions(int64_t epoch) const;
 
   TrainRowsSetup s_;
@@ -105,6 +109,7 @@ class TrainRows {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Unit>> ready_;  // prepared by the reader, not yet switched to
+  std::vector<std::vector<uint8_t>> spare_;  // buffers of released units
   int64_t released_ = 0, prepared_ = 0;      // units freed by the main thread / started by the reader
   bool stop_ = false, reader_done_ = false;
   std::thread thread_;
