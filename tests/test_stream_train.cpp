@@ -42,9 +42,9 @@ float value_of(int64_t i, int64_t j) { return static_cast<float>(i * kCols + j) 
 class MpiStream : public ::testing::Test {
  protected:
   void SetUp() override { write_float_dataset(d / "data", kRows, kCols, value_of, "none", 4); }
-  // 64 KiB: a quarter is 64 rows of 256 bytes per rank and unit; the split
+  // 128 KiB: an eighth is 64 rows of 256 bytes per rank and unit; the split
   // (256 KB) is far beyond half of it, so the rows are streamed.
-  std::string args(int64_t steps, const std::string& shuffle, const std::string& budget = "64KiB",
+  std::string args(int64_t steps, const std::string& shuffle, const std::string& budget = "128KiB",
                    const std::string& resume = "none") const {
     return "--data " + (d / "data") + " --hidden 32 --latent 4 --batch 50 --epochs 1000 --max-steps " +
            std::to_string(steps) + " --resume " + resume + " --shuffle " + shuffle + " --memory-budget " + budget;
@@ -91,7 +91,7 @@ TEST_F(MpiStream, ResumeFromTheMiddleOfAWindowIsBitwise) {
   ASSERT_EQ(run_train_mpi(2, args(60, "blocks:16,4") + " --out " + (d / "straight"), d).exit_code, 0);
   ASSERT_EQ(run_train_mpi(2, args(30, "blocks:16,4") + " --out " + (d / "split"), d).exit_code, 0);
   EXPECT_EQ(read_checkpoint(d / "split/checkpoints/ckpt-0000000030.h5").id.shuffle, "blocks:16,4");
-  const RunResult r = run_train_mpi(2, args(60, "blocks:16,4", "64KiB", "auto") + " --out " + (d / "split"), d);
+  const RunResult r = run_train_mpi(2, args(60, "blocks:16,4", "128KiB", "auto") + " --out " + (d / "split"), d);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.last_out_line())["resumed_from_step"], 30);
   EXPECT_EQ(params_of(d / "straight/model.h5"), params_of(d / "split/model.h5"));
@@ -134,7 +134,7 @@ class TrainStream : public MpiStream {};
 
 TEST_F(TrainStream, ChangingTheOrderAtResumeIsRefused) {
   ASSERT_EQ(run_train(args(10, "global") + " --out " + (d / "run"), d).exit_code, 0);
-  const RunResult r = run_train(args(20, "blocks:16,4", "64KiB", "auto") + " --out " + (d / "run"), d);
+  const RunResult r = run_train(args(20, "blocks:16,4", "128KiB", "auto") + " --out " + (d / "run"), d);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("shuffle (the data order): checkpoint has global, this run has blocks:16,4"), std::string::npos)
       << r.err;

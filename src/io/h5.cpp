@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+
+#include <fcntl.h>
 #include <type_traits>
 
 #include "aevb/base/error.hpp"
@@ -142,6 +144,14 @@ std::string describe(hid_t loc, const std::string& child) {
 
 // ---- files, groups ----
 Id open_file_read(const std::string& path) { return open_file(path, H5F_ACC_RDONLY); }
+
+void advise_random_access(hid_t file) {
+  Id fapl(H5Fget_access_plist(file));
+  if (!fapl.valid() || H5Pget_driver(fapl) != H5FD_SEC2) return;
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return;
+  ::posix_fadvise(*static_cast<int*>(handle), 0, 0, POSIX_FADV_RANDOM);
+}
 Id open_file_rw(const std::string& path) { return open_file(path, H5F_ACC_RDWR); }
 
 Id create_file(const std::string& path) {

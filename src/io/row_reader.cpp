@@ -75,6 +75,7 @@ RowReader::Open& RowReader::shard(size_t index) {
     }
   if (open_.size() == kOpenShards) open_.erase(open_.begin());
   OpenShard s = shard_read::open_checked(*manifest_, *split_, index);
+  h5::advise_random_access(s.file);  // reads fetch exactly the chunks asked for (docs/memory.md)
   const int64_t bytes = file_bytes(s.path);
   const int64_t chunk = static_cast<int64_t>(h5::chunk_rows(s.data));
   open_.push_back(std::make_unique<Open>(Open{index, std::move(s), bytes, chunk}));

@@ -30,7 +30,7 @@ po::options_description describe_options(TrainConfig& c) {
      "large reads for datasets beyond memory; 'blocks' = blocks:2048,32) | none (stored order)")
     ("memory-budget", po::value(&c.memory_budget)->default_value(c.memory_budget),
      "memory per rank for the data, e.g. 1GiB, 512MiB, 64KiB (a bare number is MiB): a training split that fits "
-     "in half of it is held whole, a larger one is streamed from the shards in units of a quarter of it; the test "
+     "in half of it is held whole, a larger one is streamed from the shards in units of an eighth of it; the test "
      "split is held if it fits an eighth (docs/memory.md)");
   po::options_description model("Model");
   model.add_options()

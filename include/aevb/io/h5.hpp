@@ -45,6 +45,11 @@ std::string describe(hid_t loc);
 std::string describe(hid_t loc, const std::string& child);
 
 Id open_file_read(const std::string& path);   // input_error if missing / not HDF5
+// Tells the kernel that this file (opened with the default sec2 driver) is
+// read at random places: no readahead. Without it a read of a 1.6 MB block
+// made the kernel fetch up to read_ahead_kb (8 MiB here) of neighbouring
+// rows nobody had asked for. A no-op for other drivers.
+void advise_random_access(hid_t file);
 Id open_file_rw(const std::string& path);     // input_error if missing / not HDF5
 Id create_file(const std::string& path);      // truncates; output_error on failure
 

@@ -9,8 +9,8 @@
 //             budget: every rank holds all of it, read once at start (each
 //             rank reads 1/P of it, an allgather shares the rest).
 //   streamed  a reader thread prepares "units" of the order ahead of the
-//             steps: a range of positions of about P x budget/4 bytes of rows
-//             (whole windows of a block order). The unit's rows, sorted by
+//             steps (up to five): a range of positions of about P x budget/8
+//             bytes of rows (whole windows of a block order). The unit's rows, sorted by
 //             global index, are split over the ranks: each rank reads its
 //             share in large reads, then one all-to-all moves every row to
 //             the rank whose slice of a step uses it. So, summed over ranks,
@@ -36,6 +36,15 @@
 #include "aevb/train/data_order.hpp"
 
 namespace aevb {
+
+// Bytes of rows, not zero-filled when sized (every byte is then written by a
+// read or an exchange): a unit's buffer is 1/8 of the budget.
+struct RowBuffer {
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t size = 0;
+  uint8_t* data() { return bytes.get(); }
+  const uint8_t* data() const { return bytes.get(); }
+};
 
 // This rank's slice of one step, rows in their stored dtype.
 struct StepRows {
@@ -86,10 +95,10 @@ class TrainRows {
   void reader_loop();
   void prepare(Unit& u, EpochOrder& order);  // the reader thread: plan and read one unit
   std::pair<int64_t, int64_t> next_range(int64_t epoch, int64_t a, EpochOrder& order, bool first) const;
-  // Unit buffers are recycled (at most three exist): fresh ones would be
+  // Unit buffers are recycled (one spare is kept): fresh ones would be
   // zero-filled and page-faulted in for every unit, on the compute's cores.
-  std::vector<uint8_t> take_buffer(size_t bytes);
-  void give_buffer(std::vector<uint8_t>&& b);
+  RowBuffer take_buffer(size_t bytes);
+  void give_buffer(RowBuffer&& b);
   int64_t epoch_positions(int64_t epoch) const;
 
   TrainRowsSetup s_;
@@ -109,7 +118,7 @@ class TrainRows {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Unit>> ready_;  // prepared by the reader, not yet switched to
-  std::vector<std::vector<uint8_t>> spare_;  // buffers of released units
+  std::vector<RowBuffer> spare_;  // buffers of released units (never more than were in use at once)
   int64_t released_ = 0, prepared_ = 0;      // units freed by the main thread / started by the reader
   bool stop_ = false, reader_done_ = false;
   std::thread thread_;
