@@ -17,8 +17,8 @@ namespace aevb {
 namespace {
 constexpr const char* kTool = "aevb-train";
 // A unit holds an eighth of the budget (per rank); the reader may have up to
-// kAhead units prepared or in use, so with the one being exchanged and one
-// spare buffer at most 7/8 of the budget holds rows. Small units keep the
+// kAhead units prepared or in use, so with the receive buffer of the one being
+// exchanged at most 6/8 of the budget holds rows. Small units keep the
 // reader ahead from the start (it reads the next while one is used).
 constexpr int64_t kUnitShare = 8, kAhead = 5;
 std::string mib(int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }

@@ -95,8 +95,8 @@ class TrainRows {
   void reader_loop();
   void prepare(Unit& u, EpochOrder& order);  // the reader thread: plan and read one unit
   std::pair<int64_t, int64_t> next_range(int64_t epoch, int64_t a, EpochOrder& order, bool first) const;
-  // Unit buffers are recycled (one spare is kept): fresh ones would be
-  // zero-filled and page-faulted in for every unit, on the compute's cores.
+  // Unit buffers (all of one size) are recycled: fresh ones would be
+  // page-faulted in for every unit, on the compute's cores.
   RowBuffer take_buffer(size_t bytes);
   void give_buffer(RowBuffer&& b);
   int64_t epoch_positions(int64_t epoch) const;
