@@ -4,7 +4,8 @@
 # paper's configuration (the aevb-train defaults) for EPOCHS epochs (default
 # 50), seeds 1..SEEDS (default 3), for --shuffle global, BLOCKS (default
 # blocks:512,16: windows of 8192 rows, 14% of the split) and none (the control
-# that must come out clearly worse). Two single-rank runs at a time.
+# that must come out clearly worse). Two single-rank runs at a time. Runs
+# already in BENCH_DIR are kept: SEED_FROM=4 SEEDS=5 adds two seeds to three.
 #
 #   bench/shuffle_quality.sh [BUILD_DIR]
 set -euo pipefail
@@ -13,6 +14,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${AEVB_DATA:-$SRC/../shared/data}
 EPOCHS=${EPOCHS:-50}
 SEEDS=${SEEDS:-3}
+SEED_FROM=${SEED_FROM:-1}
 BLOCKS=${BLOCKS:-blocks:512,16}
 DIR=${BENCH_DIR:-/tmp/aevb-bench-shuffle}
 mkdir -p "$DIR"
@@ -24,7 +26,7 @@ run() {  # order seed
     --progress-every 0 --eval-every 10 --out "$DIR/run-${1//[:,]/_}-s$2" > "$DIR/run-${1//[:,]/_}-s$2.out" 2>&1
 }
 jobs_list=()
-for seed in $(seq 1 "$SEEDS"); do for order in global "$BLOCKS" none; do jobs_list+=("$order $seed"); done; done
+for seed in $(seq "$SEED_FROM" "$SEEDS"); do for order in global "$BLOCKS" none; do jobs_list+=("$order $seed"); done; done
 for ((i = 0; i < ${#jobs_list[@]}; i += 2)); do
   run ${jobs_list[i]} &
   if ((i + 1 < ${#jobs_list[@]})); then run ${jobs_list[i + 1]} & fi

@@ -36,9 +36,12 @@ class MpiTrain : public ::testing::Test {
  protected:
   void SetUp() override { write_bars_dataset(d / "data", 1000); }
   // Training arguments; resume = "none" starts over, "auto" continues the run directory.
+  // --max-steps ends every run (epochs never do: a run "until signalled" must
+  // outlast the signal, and 20 steps per epoch go by fast now that no epoch
+  // reloads its rows).
   std::string base(int64_t steps, const std::string& resume = "none", int latent = 4, int batch = 50) const {
     return "--data " + (d / "data") + " --hidden 32 --latent " + std::to_string(latent) + " --batch " +
-           std::to_string(batch) + " --epochs 1000 --max-steps " + std::to_string(steps) + " --resume " + resume;
+           std::to_string(batch) + " --epochs 1000000000 --max-steps " + std::to_string(steps) + " --resume " + resume;
   }
   TempDir d;
 };

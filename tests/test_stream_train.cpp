@@ -46,7 +46,7 @@ class MpiStream : public ::testing::Test {
   // (256 KB) is far beyond half of it, so the rows are streamed.
   std::string args(int64_t steps, const std::string& shuffle, const std::string& budget = "128KiB",
                    const std::string& resume = "none") const {
-    return "--data " + (d / "data") + " --hidden 32 --latent 4 --batch 50 --epochs 1000 --max-steps " +
+    return "--data " + (d / "data") + " --hidden 32 --latent 4 --batch 50 --epochs 1000000000 --max-steps " +
            std::to_string(steps) + " --resume " + resume + " --shuffle " + shuffle + " --memory-budget " + budget;
   }
   // Finds row `row`'s first two values in its shard file and flips a bit.
