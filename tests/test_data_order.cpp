@@ -170,6 +170,35 @@ TEST_F(StreamedReads, ShardTruncatedWhileOpenIsNamed) {
   }
 }
 
+// A shard as older aevb-data wrote it (contiguous /data, no Fletcher32):
+// its reads are not checksummed, so it is verified whole before training,
+// and a changed byte is caught by its data_sha256.
+TEST_F(StreamedReads, ShardWithoutChecksumFilterIsVerifiedWhole) {
+  const Manifest m = Manifest::load(d / "data");
+  const std::string shard = d / "data/train-00001-of-00003.h5";
+  EXPECT_FALSE(check_shard_for_streaming(m, "train", 1, {}));  // Fletcher32: checked by the reads
+  auto rewrite = [&](float delta) {
+    h5::Id f = h5::open_file_rw(shard);
+    h5::Array<float> a = h5::read_dataset<float>(f, "data");
+    a.data[5] += delta;
+    ASSERT_GE(H5Ldelete(f, "data", H5P_DEFAULT), 0);
+    h5::write_dataset<float>(f, "data", a.data.data(), a.dims);  // contiguous, no filter
+  };
+  rewrite(0.f);
+  {
+    h5::Id f = h5::open_file_read(shard);
+    EXPECT_FALSE(h5::has_fletcher32(h5::open_dataset(f, "data")));
+  }
+  EXPECT_TRUE(check_shard_for_streaming(m, "train", 1, {}));  // verified, and intact
+  rewrite(1.f);
+  try {
+    check_shard_for_streaming(m, "train", 1, {});
+    FAIL() << "a changed value passed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("hashes to"), std::string::npos) << e.what();
+  }
+}
+
 // Held as stored when it fits, read per pass when not: the same chunks.
 TEST_F(StreamedReads, RowRangeGivesTheSameChunksCachedOrNot) {
   const Manifest m = Manifest::load(d / "data");

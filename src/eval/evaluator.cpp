@@ -180,21 +180,21 @@ void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, in
 // x: the block's rows (this rank's points b..b+nb-1), binarized if the model is.
 void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& sg, int64_t b, int64_t nb, Local& L) {
   const int64_t nK = static_cast<int64_t>(cfg.ks.size());
-  const int64_t* gi = x.global_index.data() - b;  // gi[u]: point u of this rank
+  const int64_t* gi = x.global_index.data();  // gi[u - b]: point u of this rank
   const double t = now_s();
-  p.is->run(x.x.data(), gi + b, nb, L.r.log_px.data() + b * nK);
+  p.is->run(x.x.data(), gi, nb, L.r.log_px.data() + b * nK);
   L.is_seconds += now_s() - t;
   std::vector<PointElbo> terms(static_cast<size_t>(p.unit));
   for (int64_t u = b; u < b + nb; u += p.unit) {
     const int64_t nu = std::min(p.unit, b + nb - u);
-    sg.evaluate({x.row(u - b), gi + u, nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
+    sg.evaluate({x.row(u - b), gi + (u - b), nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
     for (int64_t i = 0; i < nu; ++i) {
       const PointElbo& e = terms[static_cast<size_t>(i)];
       L.r.elbo[static_cast<size_t>(u + i)] = e.elbo;
       L.r.rec[static_cast<size_t>(u + i)] = e.rec;
       L.r.kl[static_cast<size_t>(u + i)] = e.kl;
     }
-    if (p.prior) p.prior->run(x.row(u - b), gi + u, nu, L.r.log_px_prior.data() + u);
+    if (p.prior) p.prior->run(x.row(u - b), gi + (u - b), nu, L.r.log_px_prior.data() + u);
   }
 }
 
