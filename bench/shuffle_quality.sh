@@ -5,7 +5,8 @@
 # 50), seeds 1..SEEDS (default 3), for --shuffle global, BLOCKS (default
 # blocks:512,16: windows of 8192 rows, 14% of the split) and none (the control
 # that must come out clearly worse). Two single-rank runs at a time. Runs
-# already in BENCH_DIR are kept: SEED_FROM=4 SEEDS=5 adds two seeds to three.
+# already in BENCH_DIR (default BUILD_DIR/bench-data/shuffle) are kept:
+# SEED_FROM=4 SEEDS=5 adds two seeds to three.
 #
 #   bench/shuffle_quality.sh [BUILD_DIR]
 set -euo pipefail
@@ -16,7 +17,7 @@ EPOCHS=${EPOCHS:-50}
 SEEDS=${SEEDS:-3}
 SEED_FROM=${SEED_FROM:-1}
 BLOCKS=${BLOCKS:-blocks:512,16}
-DIR=${BENCH_DIR:-/tmp/aevb-bench-shuffle}
+DIR=${BENCH_DIR:-$BUILD/bench-data/shuffle}  # under the (ignored) build directory by default
 mkdir -p "$DIR"
 [ -f "$DIR/mnist/manifest.json" ] || "$BUILD/aevb-data" convert mnist --mnist-dir "$DATA/mnist" --out "$DIR/mnist" --force >/dev/null
 [ -f "$DIR/sorted/manifest.json" ] || "$BUILD/bench/aevb_bench_sort_by_label" "$DIR/mnist" "$DIR/sorted"

@@ -5,7 +5,7 @@
 #
 # 1. Writes a seeded synthetic MNIST-shaped dataset of ROWS rows (default
 #    20,000,000 = 15.7 GB of uint8 rows) with aevb_bench_make_data, unless
-#    BENCH_DIR already holds one of that size.
+#    BENCH_DIR (default BUILD_DIR/bench-data/streaming) already holds one of that size.
 # 2. Evicts its shards from the page cache (posix_fadvise DONTNEED through
 #    `dd iflag=nocache count=0`), so the run reads from the disk.
 # 3. Trains the paper's model (784-500-20, M = 100, Adagrad) for EPOCHS epochs
@@ -26,7 +26,7 @@ RANKS=${RANKS:-2}
 EPOCHS=${EPOCHS:-1}
 MNIST_EPOCHS=${MNIST_EPOCHS:-10}
 SHUFFLE=${SHUFFLE:-blocks:2048,32}
-DIR=${BENCH_DIR:-/tmp/aevb-bench-streaming}
+DIR=${BENCH_DIR:-$BUILD/bench-data/streaming}  # under the (ignored) build directory by default
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 for b in aevb-train aevb-data bench/aevb_bench_make_data; do
   [ -x "$BUILD/$b" ] || { echo "no $BUILD/$b (build first: cmake --build $BUILD)" >&2; exit 2; }
@@ -37,7 +37,7 @@ df -h "$DIR" | tail -1
 have=$(jq -r '.splits.train.rows // 0' "$DIR/large/manifest.json" 2>/dev/null || echo 0)
 if [ "$have" != "$ROWS" ]; then
   echo "writing $ROWS rows to $DIR/large ..."
-  /usr/bin/time -f "  %e s, peak RSS %M KiB" "$BUILD/bench/aevb_bench_make_data" "$DIR/large" "$ROWS"
+  time "$BUILD/bench/aevb_bench_make_data" "$DIR/large" "$ROWS"
 fi
 if [ ! -f "$DIR/mnist/manifest.json" ]; then
   "$BUILD/aevb-data" convert mnist --mnist-dir "$DATA/mnist" --out "$DIR/mnist" --force >/dev/null
