@@ -97,6 +97,31 @@ class StreamedReads : public ::testing::Test {
   TempDir d;
 };
 
+// The vectorized conversion gives the bits of the one-rounding definition
+// (v * scale in double, then float) for every byte, at row lengths around the
+// vector widths; float rows are scaled the same way.
+TEST(StoredToFloat, IsTheTableForEveryByteAndLength) {
+  for (double scale : {1.0 / 255, 1.0 / 256, 0.3, 1.0})
+    for (int64_t cols : {1, 7, 16, 31, 64, 256, 784, 1000}) {
+      RowFormat f;
+      f.u8 = true;
+      f.cols = cols;
+      f.row_bytes = cols;
+      f.scale = scale;
+      std::vector<uint8_t> row(static_cast<size_t>(cols));
+      for (int64_t j = 0; j < cols; ++j) row[static_cast<size_t>(j)] = static_cast<uint8_t>((j * 37 + 11) % 256);
+      std::vector<float> out(row.size());
+      stored_to_float(f, row.data(), out.data());
+      for (int64_t j = 0; j < cols; ++j)
+        ASSERT_EQ(out[static_cast<size_t>(j)], static_cast<float>(row[static_cast<size_t>(j)] * scale)) << j;
+      f.u8 = false;
+      f.row_bytes = 4 * cols;
+      std::vector<float> in(row.begin(), row.end()), fl(row.size());
+      stored_to_float(f, reinterpret_cast<const uint8_t*>(in.data()), fl.data());
+      for (int64_t j = 0; j < cols; ++j) ASSERT_EQ(fl[static_cast<size_t>(j)], static_cast<float>(in[static_cast<size_t>(j)] * scale));
+    }
+}
+
 TEST_F(StreamedReads, ScatteredAndContiguousReadsMatchLoadRows) {
   const Manifest m = Manifest::load(d / "data");
   RowReader reader(m, "train", {});

@@ -1,5 +1,7 @@
 // Closed forms and hand-computed values for the estimator, likelihood,
 // optimizer and RNG code.
+#include <Random123/boxmuller.hpp>
+#include <Random123/philox.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -181,6 +183,18 @@ TEST(Schedule, IwaeStagesAndStepDecay) {
   EXPECT_FLOAT_EQ(st.lr_at_epoch(25), 0.25f);
 }
 
+// Warm-up ramps the rate linearly over whole epochs of steps, then leaves it.
+TEST(Schedule, WarmupRampsLinearlyThenStops) {
+  Schedule s;
+  EXPECT_EQ(s.warmup_factor(0, 600), 1.f);  // 0 epochs: none
+  s.warmup_epochs = 2;
+  EXPECT_FLOAT_EQ(s.warmup_factor(0, 600), 1.f / 1200);
+  EXPECT_FLOAT_EQ(s.warmup_factor(599, 600), 0.5f);
+  EXPECT_FLOAT_EQ(s.warmup_factor(1199, 600), 1.f);
+  EXPECT_EQ(s.warmup_factor(1200, 600), 1.f);
+  EXPECT_EQ(s.warmup_factor(5000000, 600), 1.f);
+}
+
 // The noise a point gets depends on (seed, purpose, step, index, sample) only.
 TEST(Rng, NoiseIndependentOfBatchComposition) {
   ModelSpec spec;
@@ -230,6 +244,46 @@ TEST(Rng, BinarizeHasProbabilityX) {
   for (float v : out) EXPECT_EQ(v, 0.f);
   binarize({2, Purpose::kBinarize, 1, 4, 0}, one.data(), out.data(), 8);
   for (float v : out) EXPECT_EQ(v, 1.f);
+}
+
+// The vectorized Philox (base/rng.cpp) is Random123's philox4x32-10 bit for
+// bit, for every block count around the lane width and keys using all of the
+// counter's fields; uniforms, binarize and normals are the scalar
+// definitions applied to those words.
+TEST(Rng, LanesMatchRandom123) {
+  const NoiseKey keys[] = {{1, Purpose::kBinarize, 0, 0, 0},
+                           {0xFEDCBA9876543210ull, Purpose::kLatentNoise, 0xFFFFFFFFull, 123456789, 7},
+                           {42, Purpose::kImportance, 77, 0xFFFFFFFFull, 0xFFFFFF}};
+  for (const NoiseKey& k : keys)
+    for (int64_t nb : {1, 3, 15, 16, 17, 31, 32, 33, 196, 1000}) {
+      std::vector<uint32_t> fast(static_cast<size_t>(4 * nb)), ref(fast.size());
+      philox_words(k, fast.data(), nb);
+      philox_words_reference(k, ref.data(), nb);
+      ASSERT_EQ(fast, ref) << "blocks " << nb;
+      // Random123's own call for the last block.
+      r123::Philox4x32 rng;
+      const r123::Philox4x32::ctr_type c = {{static_cast<uint32_t>(nb - 1), static_cast<uint32_t>(k.index),
+                                             static_cast<uint32_t>(k.step),
+                                             (static_cast<uint32_t>(k.purpose) << 24) | (k.sample & 0xFFFFFFu)}};
+      const auto r = rng(c, {{static_cast<uint32_t>(k.seed), static_cast<uint32_t>(k.seed >> 32)}});
+      for (int j = 0; j < 4; ++j) ASSERT_EQ(ref[static_cast<size_t>(4 * (nb - 1) + j)], r.v[j]);
+      for (int64_t n : {4 * nb - 3, 4 * nb}) {
+        std::vector<float> u(static_cast<size_t>(n)), x(static_cast<size_t>(n)), b(x.size()), z(x.size());
+        uniforms(k, u.data(), n);
+        for (int64_t j = 0; j < n; ++j) x[static_cast<size_t>(j)] = static_cast<float>(j % 97) / 96.f;
+        binarize(k, x.data(), b.data(), n);
+        normals(k, z.data(), n);
+        for (int64_t j = 0; j < n; ++j) {
+          const size_t s = static_cast<size_t>(j);
+          const float uj = static_cast<float>(ref[s] >> 8) * (1.0f / 16777216.0f);
+          ASSERT_EQ(u[s], uj);
+          ASSERT_EQ(b[s], uj < x[s] ? 1.f : 0.f);
+          const size_t p = s / 2 * 2;
+          const r123::float2 bm = r123::boxmuller(ref[p], ref[p + 1]);
+          ASSERT_EQ(z[s], s % 2 ? bm.y : bm.x) << j;
+        }
+      }
+    }
 }
 
 TEST(Rng, PermutationIsAPermutationAndDependsOnEpoch) {

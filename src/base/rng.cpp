@@ -4,7 +4,10 @@
 #include <Random123/philox.h>
 #include <Random123/uniform.hpp>
 
+#include <algorithm>
 #include <numeric>
+
+#include "aevb/base/simd.hpp"
 
 namespace aevb {
 namespace {
@@ -19,41 +22,116 @@ inline Philox::key_type key_of(const NoiseKey& k) {
   return {{static_cast<uint32_t>(k.seed), static_cast<uint32_t>(k.seed >> 32)}};
 }
 
+// Philox4x32-10 for kLanes consecutive element blocks at once: the same rounds
+// as Random123's philox4x32 (checked bit for bit in Rng.LanesMatchRandom123),
+// written lane-wise so that the compiler vectorizes the 32x32->64-bit
+// multiplies in the AVX2 and AVX-512 clones (base/simd.hpp): 2.2 ns a block
+// against Random123's 8-13 ns here. One scalar block per call cost about a tenth of a training step's time in
+// dynamic binarization (784 values = 196 blocks per row); Random123 has no
+// SIMD Philox. Writes 4 * kLanes words in the scalar order: word j of block b
+// at out[4 b + j].
+constexpr int kLanes = 32;
+constexpr int64_t kLaneWords = 4 * kLanes;
+
+inline __attribute__((always_inline)) void philox_lanes(const NoiseKey& k, uint32_t first_block,
+                                                        uint32_t* __restrict out) {
+  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  const Philox::ctr_type c = counter(k, first_block);
+  const Philox::key_type key = key_of(k);
+  uint32_t x0[kLanes], x1[kLanes], x2[kLanes], x3[kLanes];
+  for (int i = 0; i < kLanes; ++i) {
+    x0[i] = c.v[0] + static_cast<uint32_t>(i);
+    x1[i] = c.v[1];
+    x2[i] = c.v[2];
+    x3[i] = c.v[3];
+  }
+  uint32_t k0 = key.v[0], k1 = key.v[1];
+  // Without the two pragmas GCC unrolls the loops completely and then keeps
+  // the multiplies scalar.
+#pragma GCC unroll 1
+  for (int round = 0; round < 10; ++round) {
+#pragma GCC unroll 1
+    for (int i = 0; i < kLanes; ++i) {
+      const uint64_t p0 = static_cast<uint64_t>(kM0) * x0[i];
+      const uint64_t p1 = static_cast<uint64_t>(kM1) * x2[i];
+      const uint32_t y0 = static_cast<uint32_t>(p1 >> 32) ^ x1[i] ^ k0;
+      const uint32_t y2 = static_cast<uint32_t>(p0 >> 32) ^ x3[i] ^ k1;
+      x0[i] = y0;
+      x1[i] = static_cast<uint32_t>(p1);
+      x2[i] = y2;
+      x3[i] = static_cast<uint32_t>(p0);
+    }
+    k0 += kW0;
+    k1 += kW1;
+  }
+  for (int i = 0; i < kLanes; ++i) {
+    out[4 * i] = x0[i];
+    out[4 * i + 1] = x1[i];
+    out[4 * i + 2] = x2[i];
+    out[4 * i + 3] = x3[i];
+  }
+}
+
+inline float to_unit(uint32_t w) { return static_cast<float>(w >> 8) * (1.0f / 16777216.0f); }
+
+AEVB_CLONES void uniforms_lanes(const NoiseKey& k, float* out, int64_t n) {
+  alignas(64) uint32_t w[kLaneWords];
+  for (int64_t off = 0; off < n; off += kLaneWords) {
+    philox_lanes(k, static_cast<uint32_t>(off / 4), w);
+    const int64_t m = std::min(kLaneWords, n - off);
+    for (int64_t j = 0; j < m; ++j) out[off + j] = to_unit(w[j]);
+  }
+}
+
+AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, int64_t n) {
+  alignas(64) uint32_t w[kLaneWords];
+  for (int64_t off = 0; off < n; off += kLaneWords) {
+    philox_lanes(k, static_cast<uint32_t>(off / 4), w);
+    const int64_t m = std::min(kLaneWords, n - off);
+    for (int64_t j = 0; j < m; ++j) out[off + j] = to_unit(w[j]) < x[off + j] ? 1.0f : 0.0f;
+  }
+}
+
+AEVB_CLONES void words_lanes(const NoiseKey& k, uint32_t first_block, uint32_t* out, int64_t nblocks) {
+  alignas(64) uint32_t w[kLaneWords];
+  for (int64_t b = 0; b < nblocks; b += kLanes) {
+    philox_lanes(k, first_block + static_cast<uint32_t>(b), w);
+    std::copy_n(w, 4 * std::min<int64_t>(kLanes, nblocks - b), out + 4 * b);
+  }
+}
+
 }  // namespace
 
+void philox_words(const NoiseKey& k, uint32_t* out, int64_t nblocks) { words_lanes(k, 0, out, nblocks); }
+
+void philox_words_reference(const NoiseKey& k, uint32_t* out, int64_t nblocks) {
+  Philox rng;
+  const auto key = key_of(k);
+  for (int64_t b = 0; b < nblocks; ++b) {
+    const auto r = rng(counter(k, static_cast<uint32_t>(b)), key);
+    for (int j = 0; j < 4; ++j) out[4 * b + j] = r.v[j];
+  }
+}
+
+// Box-Muller stays scalar (libm's log and sincos): the latent noise is J values
+// per sample, against the 784 of binarization.
 void normals(const NoiseKey& k, float* out, int64_t n) {
-  Philox rng;
-  const auto key = key_of(k);
-  for (int64_t b = 0; b * 4 < n; ++b) {
-    const auto r = rng(counter(k, static_cast<uint32_t>(b)), key);
-    const r123::float2 p = r123::boxmuller(r.v[0], r.v[1]);
-    const r123::float2 q = r123::boxmuller(r.v[2], r.v[3]);
-    const float v[4] = {p.x, p.y, q.x, q.y};
-    for (int j = 0; j < 4 && b * 4 + j < n; ++j) out[b * 4 + j] = v[j];
-  }
-}
-
-void uniforms(const NoiseKey& k, float* out, int64_t n) {
-  Philox rng;
-  const auto key = key_of(k);
-  for (int64_t b = 0; b * 4 < n; ++b) {
-    const auto r = rng(counter(k, static_cast<uint32_t>(b)), key);
-    for (int j = 0; j < 4 && b * 4 + j < n; ++j)
-      out[b * 4 + j] = static_cast<float>(r.v[j] >> 8) * (1.0f / 16777216.0f);
-  }
-}
-
-void binarize(const NoiseKey& k, const float* x, float* out, int64_t n) {
-  Philox rng;
-  const auto key = key_of(k);
-  for (int64_t b = 0; b * 4 < n; ++b) {
-    const auto r = rng(counter(k, static_cast<uint32_t>(b)), key);
-    for (int j = 0; j < 4 && b * 4 + j < n; ++j) {
-      const float u = static_cast<float>(r.v[j] >> 8) * (1.0f / 16777216.0f);
-      out[b * 4 + j] = u < x[b * 4 + j] ? 1.0f : 0.0f;
+  alignas(64) uint32_t w[kLaneWords];
+  for (int64_t off = 0; off < n; off += kLaneWords) {
+    const int64_t m = std::min(kLaneWords, n - off);
+    words_lanes(k, static_cast<uint32_t>(off / 4), w, (m + 3) / 4);
+    for (int64_t j = 0; j < m; j += 4) {
+      const r123::float2 p = r123::boxmuller(w[j], w[j + 1]);
+      const r123::float2 q = r123::boxmuller(w[j + 2], w[j + 3]);
+      const float v[4] = {p.x, p.y, q.x, q.y};
+      for (int64_t t = 0; t < 4 && j + t < m; ++t) out[off + j + t] = v[t];
     }
   }
 }
+
+void uniforms(const NoiseKey& k, float* out, int64_t n) { uniforms_lanes(k, out, n); }
+
+void binarize(const NoiseKey& k, const float* x, float* out, int64_t n) { binarize_lanes(k, x, out, n); }
 
 std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n) {
   return permutation(seed, Purpose::kPermutation, epoch, n);

@@ -98,6 +98,11 @@ bool Optimizer::step(float* p, const float* g, float lr) {
   return std::isfinite(check);
 }
 
+float Schedule::warmup_factor(int64_t step, int64_t steps_per_epoch) const {
+  const int64_t n = warmup_epochs * steps_per_epoch;
+  return n > 0 && step < n ? static_cast<float>(static_cast<double>(step + 1) / static_cast<double>(n)) : 1.f;
+}
+
 ScheduleKind parse_schedule(const std::string& s) {
   if (s == "constant") return ScheduleKind::kConstant;
   if (s == "step") return ScheduleKind::kStep;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "aevb/base/error.hpp"
+#include "aevb/base/simd.hpp"
 #include "shard_read.hpp"
 
 namespace aevb {
@@ -37,19 +38,28 @@ RowFormat row_format(const SplitInfo& split) {
   f.cols = split.cols;
   f.row_bytes = split.cols * (f.u8 ? 1 : 4);
   f.scale = split.scale;
-  for (int v = 0; v < 256; ++v) f.lut[static_cast<size_t>(v)] = static_cast<float>(v * f.scale);
   return f;
 }
 
+namespace {
+// Vectorized (base/simd.hpp): the conversion runs once per row of every step.
+// v * scale in double, rounded once to float: the same bits as load_split's table
+// (shard_read.hpp; StoredToFloat.IsTheTableForEveryByteAndLength).
+AEVB_CLONES void u8_to_float(const uint8_t* __restrict row, int64_t n, double scale, float* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(static_cast<double>(row[j]) * scale);
+}
+AEVB_CLONES void scale_floats(float* out, int64_t n, double scale) {
+  for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(out[j] * scale);
+}
+}  // namespace
+
 void stored_to_float(const RowFormat& f, const uint8_t* row, float* out) {
   if (f.u8) {
-    // float(v * scale) computed in double and rounded once: load_split's table.
-    for (int64_t j = 0; j < f.cols; ++j) out[j] = f.lut[row[j]];
+    u8_to_float(row, f.cols, f.scale, out);
     return;
   }
   std::memcpy(out, row, static_cast<size_t>(f.cols) * sizeof(float));
-  if (f.scale != 1.0)
-    for (int64_t j = 0; j < f.cols; ++j) out[j] = static_cast<float>(out[j] * f.scale);
+  if (f.scale != 1.0) scale_floats(out, f.cols, f.scale);
 }
 
 RowReader::RowReader(const Manifest& m, const std::string& split, const ValidateOptions& v)

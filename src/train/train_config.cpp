@@ -56,6 +56,7 @@ po::options_description describe_options(TrainConfig& c) {
     ("lr-schedule", po::value(&c.lr_schedule)->default_value(c.lr_schedule), "constant | step | iwae (stage i: 3^i epochs at lr*10^(-i/7))")
     ("lr-step-gamma", po::value(&c.schedule.step_gamma)->default_value(c.schedule.step_gamma, default_text(c.schedule.step_gamma)), "step schedule: factor per period")
     ("lr-step-epochs", po::value(&c.schedule.step_epochs)->default_value(c.schedule.step_epochs), "step schedule: period in epochs")
+    ("lr-warmup-epochs", po::value(&c.schedule.warmup_epochs)->default_value(c.schedule.warmup_epochs), "ramp the learning rate linearly from lr/steps to lr over the first N epochs (large batches; 0 = none)")
     ("adagrad-eps", po::value(&c.opt.adagrad_eps)->default_value(c.opt.adagrad_eps, default_text(c.opt.adagrad_eps)), "Adagrad epsilon")
     ("adam-beta1", po::value(&c.opt.adam_beta1)->default_value(c.opt.adam_beta1, default_text(c.opt.adam_beta1)), "Adam beta1")
     ("adam-beta2", po::value(&c.opt.adam_beta2)->default_value(c.opt.adam_beta2, default_text(c.opt.adam_beta2)), "Adam beta2")
@@ -135,6 +136,7 @@ const OptionRules& train_option_rules() {
       R::words("lr-schedule", {"constant", "step", "iwae"}),
       R::real("lr-step-gamma").gt(0).le(1),
       R::integer("lr-step-epochs").ge(1),
+      R::integer("lr-warmup-epochs").ge(0).le(1000000),
       R::real("adagrad-eps").gt(0),
       R::real("adam-beta1").ge(0).lt(1),
       R::real("adam-beta2").ge(0).lt(1),
@@ -209,7 +211,7 @@ std::string TrainConfig::to_ini() const {
     << "\nsamples = " << samples << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << default_text(init_std)
     << "\noutput-bias-init = " << output_bias_init << "\noptimizer = " << optimizer << "\nlr = " << default_text(schedule.base_lr)
     << "\nlr-schedule = " << lr_schedule << "\nlr-step-gamma = " << default_text(schedule.step_gamma)
-    << "\nlr-step-epochs = " << schedule.step_epochs << "\nadagrad-eps = " << default_text(opt.adagrad_eps)
+    << "\nlr-step-epochs = " << schedule.step_epochs << "\nlr-warmup-epochs = " << schedule.warmup_epochs << "\nadagrad-eps = " << default_text(opt.adagrad_eps)
     << "\nadam-beta1 = " << default_text(opt.adam_beta1) << "\nadam-beta2 = " << default_text(opt.adam_beta2) << "\nadam-eps = " << default_text(opt.adam_eps)
     << "\nmomentum = " << default_text(opt.momentum) << "\nweight-prior-precision = " << default_text(opt.prior_precision)
     << "\nepochs = " << epochs << "\nmax-steps = " << max_steps << "\nseed = " << seed << "\neval-seed = " << eval_seed

@@ -165,8 +165,9 @@ std::optional<json> Trainer::run_epoch() {
     // Stop and checkpoint requests reach every rank through the step's reduction.
     const bool timer_due = root_ && cfg_.checkpoint_every_seconds > 0 &&
                            now_s() - last_checkpoint_ >= cfg_.checkpoint_every_seconds;
-    const StepResult r =
-        step_.run({rows, rows_->format(), M_, progress_.step, lr, StepRequests{stop_signal_received(), timer_due}});
+    const float step_lr = lr * cfg_.schedule.warmup_factor(progress_.step, steps_per_epoch_);
+    const StepResult r = step_.run(
+        {rows, rows_->format(), M_, progress_.step, step_lr, StepRequests{stop_signal_received(), timer_due}});
     if (first_step_at_ < 0) first_step_at_ = now_s() - t_start_;
     epoch_sums += r.sums;
     ++progress_.step, ++progress_.step_in_epoch, ++epoch_steps;

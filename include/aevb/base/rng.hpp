@@ -49,6 +49,11 @@ void normals(const NoiseKey& key, float* out, int64_t n);
 void uniforms(const NoiseKey& key, float* out, int64_t n);
 // Dynamic binarization: out[j] = (u_j < x[j]) ? 1 : 0, so P(out=1) = x exactly.
 void binarize(const NoiseKey& key, const float* x, float* out, int64_t n);
+// The raw Philox words of element blocks 0..nblocks-1 (word j of block b at
+// out[4 b + j]): the vectorized generator every function above uses, and
+// Random123's scalar philox4x32 that it must equal bit for bit (tests).
+void philox_words(const NoiseKey& key, uint32_t* out, int64_t nblocks);
+void philox_words_reference(const NoiseKey& key, uint32_t* out, int64_t nblocks);
 // A uniformly random permutation of 0..n-1 derived from (seed, epoch) alone:
 // every rank computes the same one.
 std::vector<int64_t> permutation(uint64_t seed, uint64_t epoch, int64_t n);

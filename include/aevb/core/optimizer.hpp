@@ -64,6 +64,11 @@ struct Schedule {
   // iwae (Burda et al. 2016): stage i lasts 3^i epochs, lr = base * 10^(-i/7),
   // i = 0..7 (3280 epochs in all); later epochs stay in the last stage.
   float lr_at_epoch(int64_t epoch) const;
+  // Linear warm-up (Goyal et al. 2017, for large batches): over the first
+  // warmup_epochs epochs, step t (counted from 0 over the whole run) uses
+  // lr * (t + 1) / (warmup_epochs * steps_per_epoch). 0 = none.
+  int64_t warmup_epochs = 0;
+  float warmup_factor(int64_t step, int64_t steps_per_epoch) const;
 };
 
 }  // namespace aevb

@@ -20,7 +20,6 @@ struct RowFormat {
   bool u8 = true;  // stored uint8; else float32
   int64_t cols = 0, row_bytes = 0;
   double scale = 1;  // model input = stored value * scale
-  std::array<float, 256> lut{};  // uint8: float(v * scale), rounded once from double
 };
 RowFormat row_format(const SplitInfo& split);
 
