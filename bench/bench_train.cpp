@@ -3,6 +3,7 @@
 //
 //   build/bench/aevb_bench_train                      # one thread, one rank
 //   mpirun -np 2 build/bench/aevb_bench_train          # data parallel: P=2 (see README)
+//   build/bench/aevb_bench_train --threads=2           # one rank, two compute threads
 //
 // For each architecture and global minibatch size M it reports
 //   Gemms/<arch>/M    the bare oneDNN GEMMs of one step  -> "bound" samples/s
@@ -12,7 +13,9 @@
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -125,7 +128,16 @@ class Capture : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
-  set_compute_threads(1);
+  // --threads=N: compute threads per rank for the GEMM bound and the step alike.
+  int threads = 1;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]).rfind("--threads=", 0) == 0) {
+      threads = std::max(1, std::atoi(argv[i] + 10));
+      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+      break;
+    }
+  set_compute_threads(threads);
   const bool multi = comm().size() > 1;
   // Fixed iteration counts: every rank must run the same number of steps
   // (each contains an allreduce), so no adaptive iteration count under MPI.
@@ -140,7 +152,7 @@ int main(int argc, char** argv) {
   Capture rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   if (comm().rank() == 0) {
-    nlohmann::json out{{"tool", "aevb_bench_train"}, {"ranks", comm().size()}, {"threads_per_rank", 1}};
+    nlohmann::json out{{"tool", "aevb_bench_train"}, {"ranks", comm().size()}, {"threads_per_rank", threads}};
     std::printf("\n%-16s %6s %14s %14s %8s %8s\n", "model", "M", "step samples/s", "GEMM bound/s", "ratio", "comm");
     for (int a = 0; a < 2; ++a)
       for (int64_t M : {100, 1000})

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "aevb/base/simd.hpp"
+#include "aevb/core/parallel.hpp"
 
 namespace aevb {
 
@@ -11,9 +12,9 @@ constexpr double kLog2Pi = 1.8378770664093453;
 
 // The loops over R rows x D values, compiled for several ISAs (simd.hpp).
 // Row r belongs to data point r / L.
-AEVB_CLONES void bernoulli_rows(const float* x, int64_t L, const float* logits, const float* softplus, int64_t R,
-                                int64_t D, double* ll) {
-  for (int64_t r = 0; r < R; ++r) {
+AEVB_CLONES void bernoulli_rows(const float* x, int64_t L, const float* logits, const float* softplus, int64_t r0,
+                                int64_t r1, int64_t D, double* ll) {
+  for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + (r / L) * D;
     const float* lr = logits + r * D;
     const float* sp = softplus + r * D;
@@ -25,9 +26,9 @@ AEVB_CLONES void bernoulli_rows(const float* x, int64_t L, const float* logits, 
 }
 
 // dout holds sigmoid(logits) on entry.
-AEVB_CLONES void bernoulli_grad_rows(const float* x, int64_t L, int64_t R, int64_t D, const float* weight,
-                                     float* dout) {
-  for (int64_t r = 0; r < R; ++r) {
+AEVB_CLONES void bernoulli_grad_rows(const float* x, int64_t L, int64_t r0, int64_t r1, int64_t D,
+                                     const float* weight, float* dout) {
+  for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + (r / L) * D;
     const float w = weight[r];
     float* g = dout + r * D;
@@ -42,8 +43,8 @@ AEVB_CLONES void negate(const float* in, float* out, int64_t n) {
 }
 
 AEVB_CLONES void gaussian_rows(const float* x, int64_t L, const float* out, const float* sig, const float* expneg,
-                               bool squash, int64_t R, int64_t D, double* ll) {
-  for (int64_t r = 0; r < R; ++r) {
+                               bool squash, int64_t r0, int64_t r1, int64_t D, double* ll) {
+  for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + (r / L) * D;
     const float* m = out + r * 2 * D;
     const float* lv = m + D;
@@ -60,9 +61,9 @@ AEVB_CLONES void gaussian_rows(const float* x, int64_t L, const float* out, cons
 }
 
 AEVB_CLONES void gaussian_grad_rows(const float* x, int64_t L, const float* out, const float* sig,
-                                    const float* expneg, bool squash, int64_t R, int64_t D, const float* weight,
-                                    float* dout) {
-  for (int64_t r = 0; r < R; ++r) {
+                                    const float* expneg, bool squash, int64_t r0, int64_t r1, int64_t D,
+                                    const float* weight, float* dout) {
+  for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + (r / L) * D;
     const float* m = out + r * 2 * D;
     const float* mean = squash ? sig + r * 2 * D : m;
@@ -94,7 +95,7 @@ void DecoderLikelihood::log_prob(const float* x, int64_t L, const float* out, in
     const int64_t n = R * D;
     if (static_cast<int64_t>(a_.size()) < n) a_.resize(static_cast<size_t>(n));
     elt_.forward(dnnl::algorithm::eltwise_soft_relu, out, a_.data(), n);
-    bernoulli_rows(x, L, out, a_.data(), R, D, ll);
+    parallel_for(R, [&](int64_t r0, int64_t r1) { bernoulli_rows(x, L, out, a_.data(), r0, r1, D, ll); });
     return;
   }
   const int64_t n = R * 2 * D;
@@ -104,7 +105,9 @@ void DecoderLikelihood::log_prob(const float* x, int64_t L, const float* out, in
   negate(out, b_.data(), n);
   elt_.forward(dnnl::algorithm::eltwise_exp, b_.data(), b_.data(), n);
   if (spec_.gaussian_sigmoid_mean) elt_.forward(dnnl::algorithm::eltwise_logistic, out, a_.data(), n);
-  gaussian_rows(x, L, out, a_.data(), b_.data(), spec_.gaussian_sigmoid_mean, R, D, ll);
+  parallel_for(R, [&](int64_t r0, int64_t r1) {
+    gaussian_rows(x, L, out, a_.data(), b_.data(), spec_.gaussian_sigmoid_mean, r0, r1, D, ll);
+  });
 }
 
 void DecoderLikelihood::loss_grad(const float* x, int64_t L, const float* out, int64_t R, const float* weight,
@@ -112,11 +115,13 @@ void DecoderLikelihood::loss_grad(const float* x, int64_t L, const float* out, i
   const int64_t D = spec_.x_dim;
   if (spec_.decoder == DecoderKind::kBernoulli) {
     elt_.forward(dnnl::algorithm::eltwise_logistic, out, dout, R * D);
-    bernoulli_grad_rows(x, L, R, D, weight, dout);
+    parallel_for(R, [&](int64_t r0, int64_t r1) { bernoulli_grad_rows(x, L, r0, r1, D, weight, dout); });
     return;
   }
   // Uses a_ (sigmoid of the mean half) and b_ (1/var) from log_prob on the same out.
-  gaussian_grad_rows(x, L, out, a_.data(), b_.data(), spec_.gaussian_sigmoid_mean, R, D, weight, dout);
+  parallel_for(R, [&](int64_t r0, int64_t r1) {
+    gaussian_grad_rows(x, L, out, a_.data(), b_.data(), spec_.gaussian_sigmoid_mean, r0, r1, D, weight, dout);
+  });
 }
 
 }  // namespace aevb

@@ -3,6 +3,9 @@
 #include "aevb/core/dnnl_context.hpp"
 #include "aevb/base/error.hpp"
 #include "aevb/base/simd.hpp"
+#include "aevb/core/parallel.hpp"
+
+#include <algorithm>
 
 namespace aevb {
 
@@ -50,12 +53,14 @@ algorithm bwd_alg(Activation a) {
 }
 bool needs_preactivation(Activation a) { return a == Activation::kSoftplus; }
 
-AEVB_CLONES void column_sums(const float* __restrict g, int64_t rows, int64_t cols, float* __restrict out) {
-  for (int64_t c = 0; c < cols; ++c) out[c] = 0.f;
+// Columns c0..c1 of the sums (each column summed in row order, whatever the split).
+AEVB_CLONES void column_sums(const float* __restrict g, int64_t rows, int64_t cols, int64_t c0, int64_t c1,
+                             float* __restrict out) {
+  for (int64_t c = c0; c < c1; ++c) out[c] = 0.f;
   for (int64_t r = 0; r < rows; ++r) {
     const float* gr = g + r * cols;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) out[c] += gr[c];
+    for (int64_t c = c0; c < c1; ++c) out[c] += gr[c];
   }
 }
 
@@ -212,7 +217,11 @@ float* Mlp::backward_pass(float* dout, int64_t rows, bool weights, bool need_dx)
     if (i > 0 || need_dx) L.bwd_data.execute(s, L.bwd_d_args);
     if (!weights) continue;
     s.wait();
-    column_sums(static_cast<const float*>(L.dout_m.get_data_handle()), rows, sizes_[i + 1], grads_ + b_off_[i]);
+    const auto* dout_i = static_cast<const float*>(L.dout_m.get_data_handle());
+    const int64_t cols = sizes_[i + 1];
+    parallel_for((cols + 15) / 16, [&](int64_t b0, int64_t b1) {
+      column_sums(dout_i, rows, cols, b0 * 16, std::min(cols, b1 * 16), grads_ + b_off_[i]);
+    });
   }
   s.wait();
   return need_dx ? p.layers[0].din.data() : nullptr;

@@ -1,9 +1,12 @@
 #include "aevb/core/optimizer.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "aevb/base/error.hpp"
 #include "aevb/base/simd.hpp"
+#include "aevb/core/parallel.hpp"
 
 namespace aevb {
 
@@ -32,6 +35,9 @@ std::vector<std::pair<std::string, FloatBuffer*>> Optimizer::state() {
 }
 
 namespace {
+// Below 64 K parameters per thread the fork costs more than it saves.
+constexpr int64_t kMinBlocksPerPart = 4096;
+
 // The update loops, one per optimizer; each returns a sum of g - g, which is
 // NaN exactly when some gradient is NaN or infinite (checked in the same pass).
 AEVB_CLONES float adagrad_update(float* __restrict p, const float* __restrict g_in, float* __restrict s1, int64_t n,
@@ -76,26 +82,40 @@ AEVB_CLONES float sgd_update(float* __restrict p, const float* __restrict g_in, 
 }
 }  // namespace
 
+// Every element's update is the same whatever the split: the threads
+// (parallel.hpp) take contiguous parts in whole 16-float blocks (one AVX-512
+// vector); a part whose check is not finite marks the step.
 bool Optimizer::step(float* p, const float* g, float lr) {
   ++t_;
   const float lam = cfg_.prior_precision;
-  float check = 0.f;
-  switch (cfg_.kind) {
-    case OptimizerKind::kAdagrad:
-      check = adagrad_update(p, g, s1_.data(), n_, lr, lam, cfg_.adagrad_eps);
-      break;
-    case OptimizerKind::kAdam: {
-      const float b1 = cfg_.adam_beta1, b2 = cfg_.adam_beta2;
-      const float c1 = 1.f / (1.f - static_cast<float>(std::pow(double(b1), double(t_))));
-      const float c2 = 1.f / (1.f - static_cast<float>(std::pow(double(b2), double(t_))));
-      check = adam_update(p, g, s1_.data(), s2_.data(), n_, lr, lam, b1, b2, cfg_.adam_eps, c1, c2);
-      break;
-    }
-    case OptimizerKind::kSgd:
-      check = sgd_update(p, g, s1_.data(), n_, lr, lam, cfg_.momentum);
-      break;
+  const int64_t blocks = (n_ + 15) / 16;
+  std::atomic<bool> finite{true};
+  float c1 = 0.f, c2 = 0.f;
+  if (cfg_.kind == OptimizerKind::kAdam) {
+    c1 = 1.f / (1.f - static_cast<float>(std::pow(double(cfg_.adam_beta1), double(t_))));
+    c2 = 1.f / (1.f - static_cast<float>(std::pow(double(cfg_.adam_beta2), double(t_))));
   }
-  return std::isfinite(check);
+  parallel_for(
+      blocks,
+      [&](int64_t b0, int64_t b1) {
+        const int64_t lo = b0 * 16, n = std::min(n_, b1 * 16) - lo;
+        float check = 0.f;
+        switch (cfg_.kind) {
+          case OptimizerKind::kAdagrad:
+            check = adagrad_update(p + lo, g + lo, s1_.data() + lo, n, lr, lam, cfg_.adagrad_eps);
+            break;
+          case OptimizerKind::kAdam:
+            check = adam_update(p + lo, g + lo, s1_.data() + lo, s2_.data() + lo, n, lr, lam, cfg_.adam_beta1,
+                                cfg_.adam_beta2, cfg_.adam_eps, c1, c2);
+            break;
+          case OptimizerKind::kSgd:
+            check = sgd_update(p + lo, g + lo, s1_.data() + lo, n, lr, lam, cfg_.momentum);
+            break;
+        }
+        if (!std::isfinite(check)) finite = false;
+      },
+      kMinBlocksPerPart);
+  return finite;
 }
 
 float Schedule::warmup_factor(int64_t step, int64_t steps_per_epoch) const {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "aevb/base/error.hpp"
+#include "aevb/core/parallel.hpp"
 
 namespace aevb {
 
@@ -37,53 +38,69 @@ ElboSums Sgvb::sample_and_score(const Batch& b, const SgvbNoise& noise, PointElb
   log_w_.resize(static_cast<size_t>(R));
 
   enc_ = m_.encoder.forward(b.x, b.rows);
-  for (int64_t i = 0; i < b.rows; ++i) {
-    const float* mu = enc_ + i * 2 * J;
-    const float* lv = mu + J;
-    for (int64_t l = 0; l < L; ++l) {
-      float* e = eps_.data() + (i * L + l) * J;
-      float* z = z_.data() + (i * L + l) * J;
-      normals({noise.seed, noise.purpose, noise.step, static_cast<uint64_t>(b.index[i]), static_cast<uint32_t>(l)}, e,
-              J);
-      for (int64_t j = 0; j < J; ++j) z[j] = mu[j] + std::exp(0.5f * lv[j]) * e[j];
+  parallel_for(b.rows, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* mu = enc_ + i * 2 * J;
+      const float* lv = mu + J;
+      for (int64_t l = 0; l < L; ++l) {
+        float* e = eps_.data() + (i * L + l) * J;
+        float* z = z_.data() + (i * L + l) * J;
+        normals({noise.seed, noise.purpose, noise.step, static_cast<uint64_t>(b.index[i]), static_cast<uint32_t>(l)},
+                e, J);
+        for (int64_t j = 0; j < J; ++j) z[j] = mu[j] + std::exp(0.5f * lv[j]) * e[j];
+      }
     }
-  }
+  });
   dec_ = m_.decoder.forward(z_.data(), R);
   lik_.log_prob(b.x, L, dec_, R, ll_.data());
 
+  // Each point's terms on the threads, the sums in point order (so they do not
+  // depend on --threads).
+  point_.resize(static_cast<size_t>(b.rows));
+  parallel_for(b.rows, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) point_[static_cast<size_t>(i)] = score_point(i);
+  });
   for (int64_t i = 0; i < b.rows; ++i) {
-    const float* mu = enc_ + i * 2 * J;
-    const float* lv = mu + J;
-    double rec = 0;
-    for (int64_t l = 0; l < L; ++l) rec += ll_[static_cast<size_t>(i * L + l)];
-    rec /= static_cast<double>(L);
-    double kl = 0;
-    // log w = log p(x|z) + log p(z) - log q(z|x) of each sample (estimator A's
-    // terms): what an importance-weighted objective weights the samples by.
-    for (int64_t l = 0; l < L; ++l) {
-      double lw = ll_[static_cast<size_t>(i * L + l)];
-      const float* e = eps_.data() + (i * L + l) * J;
-      const float* z = z_.data() + (i * L + l) * J;
-      for (int64_t j = 0; j < J; ++j) lw -= 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
-      log_w_[static_cast<size_t>(i * L + l)] = lw;
-    }
-    if (est_ == Estimator::kB) {
-      kl = kl_normal_std(mu, lv, J);
-    } else {
-      // log q(z|x) - log p(z) = 0.5 sum_j (z^2 - eps^2 - lv), averaged over samples.
-      for (int64_t l = 0; l < L; ++l) {
-        const float* e = eps_.data() + (i * L + l) * J;
-        const float* z = z_.data() + (i * L + l) * J;
-        for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
-      }
-      kl /= static_cast<double>(L);
-    }
-    sums.rec += rec;
-    sums.kl += kl;
-    sums.elbo += rec - kl;
-    if (per_point) per_point[i] = {rec - kl, rec, kl};
+    const PointElbo& p = point_[static_cast<size_t>(i)];
+    sums.rec += p.rec;
+    sums.kl += p.kl;
+    sums.elbo += p.elbo;
+    if (per_point) per_point[i] = p;
   }
   return sums;
+}
+
+// Point i's reconstruction term, KL term and log weights from the samples of
+// sample_and_score.
+PointElbo Sgvb::score_point(int64_t i) {
+  const int64_t J = m_.spec().latent, L = L_;
+  const float* mu = enc_ + i * 2 * J;
+  const float* lv = mu + J;
+  double rec = 0;
+  for (int64_t l = 0; l < L; ++l) rec += ll_[static_cast<size_t>(i * L + l)];
+  rec /= static_cast<double>(L);
+  double kl = 0;
+  // log w = log p(x|z) + log p(z) - log q(z|x) of each sample (estimator A's
+  // terms): what an importance-weighted objective weights the samples by.
+  for (int64_t l = 0; l < L; ++l) {
+    double lw = ll_[static_cast<size_t>(i * L + l)];
+    const float* e = eps_.data() + (i * L + l) * J;
+    const float* z = z_.data() + (i * L + l) * J;
+    for (int64_t j = 0; j < J; ++j) lw -= 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
+    log_w_[static_cast<size_t>(i * L + l)] = lw;
+  }
+  if (est_ == Estimator::kB) {
+    kl = kl_normal_std(mu, lv, J);
+  } else {
+    // log q(z|x) - log p(z) = 0.5 sum_j (z^2 - eps^2 - lv), averaged over samples.
+    for (int64_t l = 0; l < L; ++l) {
+      const float* e = eps_.data() + (i * L + l) * J;
+      const float* z = z_.data() + (i * L + l) * J;
+      for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
+    }
+    kl /= static_cast<double>(L);
+  }
+  return {rec - kl, rec, kl};
 }
 
 // The weight of each sample's -log p(x|z) term in the loss. SGVB averages the
@@ -131,34 +148,36 @@ void Sgvb::backward_encoder() {
   }
   // dL/d[mu | lv] through the reparameterization and the KL term.
   denc_.resize(static_cast<size_t>(rows * 2 * J));
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* mu = enc_ + i * 2 * J;
-    const float* lv = mu + J;
-    float* dmu = denc_.data() + i * 2 * J;
-    float* dlv = dmu + J;
-    for (int64_t j = 0; j < J; ++j) {
-      const float sigma = std::exp(0.5f * lv[j]);
-      float gmu = 0.f, glv = 0.f;
-      for (int64_t l = 0; l < L; ++l) {
-        const int64_t r = (i * L + l) * J + j;
-        const float w = weight_[static_cast<size_t>(i * L + l)];
-        // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
-        const float g = dz_[static_cast<size_t>(r)] + (est_ == Estimator::kA ? w * z_[static_cast<size_t>(r)] : 0.f);
-        gmu += g;
-        glv += g * eps_[static_cast<size_t>(r)] * 0.5f * sigma;
+  parallel_for(rows, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* mu = enc_ + i * 2 * J;
+      const float* lv = mu + J;
+      float* dmu = denc_.data() + i * 2 * J;
+      float* dlv = dmu + J;
+      for (int64_t j = 0; j < J; ++j) {
+        const float sigma = std::exp(0.5f * lv[j]);
+        float gmu = 0.f, glv = 0.f;
+        for (int64_t l = 0; l < L; ++l) {
+          const int64_t r = (i * L + l) * J + j;
+          const float w = weight_[static_cast<size_t>(i * L + l)];
+          // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
+          const float g = dz_[static_cast<size_t>(r)] + (est_ == Estimator::kA ? w * z_[static_cast<size_t>(r)] : 0.f);
+          gmu += g;
+          glv += g * eps_[static_cast<size_t>(r)] * 0.5f * sigma;
+        }
+        if (est_ == Estimator::kB) {
+          gmu += loss_scale_ * mu[j];                            // d KL / d mu
+          glv += loss_scale_ * 0.5f * (std::exp(lv[j]) - 1.f);   // d KL / d lv
+        } else {
+          // The sampled log q(z|x) term's explicit lv dependence, summed over the
+          // point's samples: their weights add up to loss_scale.
+          glv -= loss_scale_ * 0.5f;
+        }
+        dmu[j] = gmu;
+        dlv[j] = glv;
       }
-      if (est_ == Estimator::kB) {
-        gmu += loss_scale_ * mu[j];                            // d KL / d mu
-        glv += loss_scale_ * 0.5f * (std::exp(lv[j]) - 1.f);   // d KL / d lv
-      } else {
-        // The sampled log q(z|x) term's explicit lv dependence, summed over the
-        // point's samples: their weights add up to loss_scale.
-        glv -= loss_scale_ * 0.5f;
-      }
-      dmu[j] = gmu;
-      dlv[j] = glv;
     }
-  }
+  });
   m_.encoder.backward(denc_.data(), rows, /*need_dx=*/false);
 }
 

@@ -100,6 +100,7 @@ class Sgvb {
  private:
   ElboSums sample_and_score(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point);
   void sample_weights(float loss_scale);
+  PointElbo score_point(int64_t i);
 
   Vae& m_;
   Estimator est_;
@@ -114,6 +115,7 @@ class Sgvb {
   std::vector<float> weight_;   // each sample's weight in the loss (rows*L)
   std::vector<double> ll_;      // log p(x_i | z_il) per sample
   std::vector<double> log_w_;   // log importance weight per sample
+  std::vector<PointElbo> point_;  // per-point terms of the last forward/evaluate
 };
 
 // Closed-form KL(N(mu, diag(exp(lv))) || N(0, I)) for one point (double; tests).

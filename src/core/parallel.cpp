@@ -1,0 +1,25 @@
+#include "aevb/core/parallel.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+namespace aevb {
+
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& f, int64_t min_part) {
+  if (n <= 0) return;
+  const int64_t parts = std::min<int64_t>(omp_get_max_threads(), n / std::max<int64_t>(1, min_part));
+  if (parts <= 1) {
+    f(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(parts))
+  {
+    const int64_t i = omp_get_thread_num();
+    f(n * i / parts, n * (i + 1) / parts);
+  }
+}
+
+int compute_threads() { return omp_get_max_threads(); }
+
+}  // namespace aevb
