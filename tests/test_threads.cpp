@@ -14,6 +14,8 @@
 #include "aevb/core/parallel.hpp"
 #include "aevb/core/sgvb.hpp"
 #include "aevb/core/vae.hpp"
+#include "aevb/train/layout_advice.hpp"
+#include "train_test_util.hpp"
 
 namespace aevb {
 namespace {
@@ -93,6 +95,47 @@ TEST(Threads, SgvbStepAgreesWithOneThread) {
   double scale = 0;
   for (float v : grads[0]) scale = std::max(scale, double(std::abs(v)));
   for (size_t k = 0; k < grads[0].size(); ++k) ASSERT_NEAR(grads[0][k], grads[1][k], 1e-4 * scale) << k;
+}
+
+// The advice rules at their thresholds (layout_advice.hpp).
+TEST(LayoutAdvice, NamesTheSlowerLayoutsOnly) {
+  auto has = [](const std::vector<std::string>& v, const std::string& s) {
+    for (const auto& a : v)
+      if (a.find(s) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(layout_advice({1, 1, 100, 2}).empty());
+  EXPECT_TRUE(layout_advice({2, 1, 100, 1}).empty());  // 50 rows per rank: pays
+  EXPECT_TRUE(layout_advice({1, 2, 50, 2}).empty());   // 25 rows per thread: pays
+  const auto comm = layout_advice({2, 1, 20, 1});
+  ASSERT_EQ(comm.size(), 1u);
+  EXPECT_TRUE(has(comm, "10 rows per rank per step (--batch 20 over 2 ranks) is communication-bound"));
+  EXPECT_TRUE(has(comm, "mpirun -np 1"));
+  EXPECT_TRUE(has(layout_advice({1, 2, 20, 2}), "--threads 1 is faster"));
+  const auto bound = layout_advice({1, 2, 100, 1});
+  ASSERT_EQ(bound.size(), 1u);
+  EXPECT_TRUE(has(bound, "may run on only 1 CPU(s)"));
+  EXPECT_TRUE(has(bound, "--bind-to none"));
+  EXPECT_TRUE(has(bound, "--cpus-per-task=2"));
+  EXPECT_GE(cpus_in_affinity(), 1);
+}
+
+// A rank bound to one CPU (as mpirun binds by default) and asked for 2
+// threads says so at start, and its summary carries the advice.
+TEST(TrainLayout, WarnsWhenThreadsShareOneCpu) {
+  testing::TempDir d;
+  testing::write_bars_dataset(d / "data", 200);
+  const std::string cmd = "taskset -c 0 " + std::string(AEVB_BINARY_DIR) +
+                          "/aevb-train --progress-every 0 --threads 2 --hidden 16 --latent 2 --batch 100 --epochs 1 "
+                          "--data " + (d / "data") + " --out " + (d / "run") + " >" + (d / "out") + " 2>" + (d / "err");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << testing::slurp(d / "err");
+  const std::string err = testing::slurp(d / "err");
+  EXPECT_NE(err.find("aevb-train: advice: --threads 2 but this rank may run on only 1 CPU(s)"), std::string::npos)
+      << err;
+  std::string out = testing::slurp(d / "out");
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  const auto summary = nlohmann::json::parse(out.substr(out.rfind('\n') + 1));
+  ASSERT_EQ(summary["advice"].size(), 1u);
 }
 
 }  // namespace

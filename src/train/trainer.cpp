@@ -19,6 +19,7 @@
 #include "aevb/io/durable_file.hpp"
 #include "aevb/io/model_file.hpp"
 #include "aevb/train/elbo_eval.hpp"
+#include "aevb/train/layout_advice.hpp"
 #include "aevb/train/train_inputs.hpp"
 #include "aevb/train/train_report.hpp"
 #include "aevb/train/train_resume.hpp"
@@ -47,6 +48,7 @@ class Trainer {
   json finish();
 
   const double t_start_ = now_s();
+  std::vector<std::string> advice_;  // layout_advice.hpp: printed at start, kept in the summary
   TrainConfig cfg_;
   const MpiComm& comm_;
   const bool root_;
@@ -113,10 +115,14 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
                                         comm_);
   });
   if (!cfg_.test_split.empty()) test_ = open_test_part(cfg_, in_, comm_);
+  // The fewest CPUs any rank may run on decides whether --threads can pay.
+  const int cpus = static_cast<int>(comm_.allreduce_min(static_cast<int64_t>(cpus_in_affinity())));
+  advice_ = layout_advice({comm_.size(), cfg_.threads, M_, cpus});
   if (root_) {
     write_text_atomically(cfg_.out_dir + "/config.ini", cfg_.to_ini());
     metrics_ = std::make_unique<MetricsLog>(cfg_.metrics_path, progress_.step);
     std::cout << cfg_.to_ini() << std::flush;
+    for (const std::string& a : advice_) std::cerr << kTool << ": advice: " << a << std::endl;
   }
   last_progress_ = last_checkpoint_ = now_s();
 }
@@ -321,7 +327,7 @@ json Trainer::finish() {
            {"model", cfg_.model_path},
            {"checkpoint", last_checkpoint_path_},
            {"metrics", cfg_.metrics_path},
-           {"data_mode", rows_->resident() ? "resident" : "streamed"},
+           {"data_mode", rows_->resident() ? "resident" : "streamed"}, {"advice", advice_},
            {"shuffle", cfg_.shuffle},
            {"first_step_seconds", first_step_at_},
            {"data_wait_seconds", data_wait},

@@ -1,0 +1,38 @@
+#include "aevb/train/layout_advice.hpp"
+
+#include <sched.h>
+
+namespace aevb {
+
+std::vector<std::string> layout_advice(const Layout& l) {
+  std::vector<std::string> out;
+  const int64_t per_rank = l.global_batch / l.ranks;
+  if (l.threads > l.cpus)
+    out.push_back("--threads " + std::to_string(l.threads) + " but this rank may run on only " +
+                  std::to_string(l.cpus) + " CPU(s) (its affinity: mpirun binds each rank to one core by default): " +
+                  "the threads share them and run slower than one; start it with mpirun --bind-to none or " +
+                  "--map-by slot:PE=" + std::to_string(l.threads) + " (SLURM: --cpus-per-task=" +
+                  std::to_string(l.threads) + ")");
+  if (l.ranks > 1 && per_rank < kMinRowsPerRank)
+    out.push_back(std::to_string(per_rank) + " rows per rank per step (--batch " + std::to_string(l.global_batch) +
+                  " over " + std::to_string(l.ranks) + " ranks) is communication-bound: below about " +
+                  std::to_string(kMinRowsPerRank) +
+                  " rows per rank the gradient exchange costs more than the rows it spreads (README: Layouts); " +
+                  "one rank is faster: mpirun -np 1 (the same global batch gives the same results up to summation "
+                  "order)");
+  if (l.threads > 1 && per_rank < kMinRowsPerThread * l.threads)
+    out.push_back(std::to_string(per_rank) + " rows per rank per step over " + std::to_string(l.threads) +
+                  " threads: below about " + std::to_string(kMinRowsPerThread) +
+                  " rows per thread the threads' start-up and shared caches cost more than they save; " +
+                  "--threads 1 is faster");
+  return out;
+}
+
+int cpus_in_affinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+}  // namespace aevb
