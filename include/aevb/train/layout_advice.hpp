@@ -1,18 +1,16 @@
 // One line of advice at the start of a run whose layout (ranks x threads, for
-// its global batch) is slower than a simpler one, measured on the 2-core
-// machines of the README's "Layouts" table (one run, real MNIST):
+// its global batch) is slower than a simpler one, as measured by
+// bench/layouts.sh on the 2-core machines (README: "Layouts", one run):
 //
 //   - below about 50 rows per rank and step, two ranks were slower than one
-//     (784-500-20 at M = 20: 0.47x; at M = 50: 0.84x; at M = 100: 1.06-1.17x):
-//     the gradient exchange (a 3.2 MB buffer at ~20-30 GB/s between cores)
-//     costs more than the rows it spreads;
+//     (784-500-20: 0.45x at M = 20, 0.80x at M = 50, 1.26x at M = 100): the
+//     gradient exchange (a 3.2 MB buffer at ~20-30 GB/s between cores) costs
+//     more than the rows it spreads;
 //   - below about 25 rows per thread, a second thread was slower than one
-//     (M = 20: 0.57-0.71x; M = 50: 1.28-1.62x);
-//   - a rank whose CPU affinity (set by mpirun's default --bind-to core, or
-//     the batch system) holds fewer CPUs than --threads runs its threads on
-//     the same core: slower than one thread (784-500-20, M = 100: 28.2k
-//     samples/s with 2 threads bound to one core against 39.4k with one
-//     thread and 49.9k with 2 threads on 2 cores).
+//     (0.59-0.68x at M = 20; 1.34-1.67x at M = 50);
+//   - a rank whose CPU affinity (mpirun's default --bind-to core, or the batch
+//     system) holds fewer CPUs than --threads runs its threads on one core:
+//     0.46-0.99x of one thread.
 #pragma once
 #include <cstdint>
 #include <string>
