@@ -1,0 +1,127 @@
+// The two measurements bench/scaling_calculator.py combines into a prediction
+// of samples/s for P ranks at a global batch M:
+//
+//   compute   one rank, one thread: seconds per training step (TrainStep:
+//             gather, binarization, forward, backward, optimizer update; its
+//             reduction on one rank costs nothing) at r rows, r = 1 .. 1000
+//   allreduce on the ranks it is started with (P > 1): seconds per
+//             MPI_Allreduce of the step's buffer and of sizes around it, as
+//             osu_allreduce measures a site's network
+//
+//   build/bench/aevb_bench_scaling [--hidden 500] [--latent 20] > compute.json
+//   mpirun -np 2 build/bench/aevb_bench_scaling > p2.json     (adds "allreduce")
+//
+// Prints one JSON object (the last line of stdout).
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "aevb/base/partition.hpp"
+#include "aevb/base/rng.hpp"
+#include "aevb/core/dnnl_context.hpp"
+#include "aevb/train/train_step.hpp"
+
+namespace {
+
+using namespace aevb;
+
+// Seconds per step at `rows` rows on this rank, single-rank communicator.
+double step_seconds(const ModelSpec& spec, int64_t rows, const MpiComm& self) {
+  Vae m(spec);
+  init_params(m, InitScheme::kNormal, 0.01f, 1);
+  Sgvb sgvb(m, Estimator::kB, 1);
+  OptimizerConfig oc;
+  Optimizer opt(oc, m.num_params());
+  constexpr int64_t kRows = 10000;
+  SplitInfo split;
+  split.dtype = "uint8";
+  split.cols = spec.x_dim;
+  split.scale = 1.0 / 255;
+  const RowFormat format = row_format(split);
+  std::vector<float> u(static_cast<size_t>(kRows * split.cols));
+  uniforms({1, Purpose::kBinarize, 0, 0, 0}, u.data(), static_cast<int64_t>(u.size()));
+  std::vector<uint8_t> stored(u.size());
+  for (size_t k = 0; k < u.size(); ++k) stored[k] = static_cast<uint8_t>(u[k] * 255.f);
+  TrainStep step({m, sgvb, opt, self, kRows, 1, true, false});
+  const std::vector<int64_t> perm = permutation(1, 0, kRows);
+  StepRows sr;
+  auto run = [&](int64_t t) {
+    const int64_t b0 = (t * rows) % (kRows - rows);
+    sr.row.clear();
+    sr.global_index.clear();
+    for (int64_t i = b0; i < b0 + rows; ++i) {
+      const int64_t g = perm[static_cast<size_t>(i)];
+      sr.row.push_back(stored.data() + g * split.cols);
+      sr.global_index.push_back(g);
+    }
+    step.run({sr, format, rows, t, 0.02f, {}});
+  };
+  for (int64_t t = 0; t < 5; ++t) run(t);  // warm: plans, pages
+  // About 0.5 s of steps, at least 10; the median of 3 such repetitions.
+  const double t0 = MpiComm::wtime();
+  run(5);
+  const double one = std::max(1e-6, MpiComm::wtime() - t0);
+  const int64_t iters = std::max<int64_t>(10, static_cast<int64_t>(0.5 / one));
+  std::vector<double> reps;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double s = MpiComm::wtime();
+    for (int64_t t = 0; t < iters; ++t) run(6 + rep * iters + t);
+    reps.push_back((MpiComm::wtime() - s) / static_cast<double>(iters));
+  }
+  std::sort(reps.begin(), reps.end());
+  return reps[1];
+}
+
+double allreduce_seconds(const MpiComm& comm, int64_t floats) {
+  std::vector<float> buf(static_cast<size_t>(floats), 1.f);
+  for (int i = 0; i < 3; ++i) comm.allreduce_sum(buf.data(), floats);
+  std::vector<double> reps;
+  for (int rep = 0; rep < 3; ++rep) {
+    comm.barrier();
+    const double s = MpiComm::wtime();
+    const int iters = floats > 100000 ? 50 : 500;
+    for (int i = 0; i < iters; ++i) comm.allreduce_sum(buf.data(), floats);
+    reps.push_back(comm.allreduce_max((MpiComm::wtime() - s) / iters));
+  }
+  std::sort(reps.begin(), reps.end());
+  return reps[1];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  set_compute_threads(1);
+  ModelSpec spec;
+  spec.hidden = {500};
+  spec.latent = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--hidden") spec.hidden = ModelSpec::parse_hidden(argv[i + 1]);
+    else if (k == "--latent") spec.latent = std::atoi(argv[i + 1]);
+  }
+  MpiComm world;
+  nlohmann::json out{{"tool", "aevb_bench_scaling"}, {"ranks", world.size()}, {"hidden", spec.hidden_string()},
+                     {"latent", spec.latent}};
+  const Vae probe(spec);
+  const int64_t n = probe.num_params() + 16;  // the step's buffer: gradient and control slots
+  out["params"] = probe.num_params();
+  out["buffer_bytes"] = n * 4;
+  if (world.size() == 1) {
+    MpiComm self(MPI_COMM_SELF);
+    for (int64_t r : {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})
+      out["compute"].push_back({{"rows", r}, {"seconds", step_seconds(spec, r, self)}});
+  } else {
+    for (int64_t f : {int64_t{1}, int64_t{256}, int64_t{16384}, n / 16, n / 4, n, 2 * n})
+      out["allreduce"].push_back({{"bytes", f * 4}, {"seconds", allreduce_seconds(world, f)}});
+  }
+  if (world.rank() == 0) std::cout << out.dump() << std::endl;
+  MPI_Finalize();
+  return 0;
+}
