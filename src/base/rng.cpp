@@ -26,10 +26,10 @@ inline Philox::key_type key_of(const NoiseKey& k) {
 // as Random123's philox4x32 (checked bit for bit in Rng.LanesMatchRandom123),
 // written lane-wise so that the compiler vectorizes the 32x32->64-bit
 // multiplies in the AVX2 and AVX-512 clones (base/simd.hpp): 2.2 ns a block
-// against Random123's 8-13 ns here. One scalar block per call cost about a tenth of a training step's time in
-// dynamic binarization (784 values = 196 blocks per row); Random123 has no
-// SIMD Philox. Writes 4 * kLanes words in the scalar order: word j of block b
-// at out[4 b + j].
+// against Random123's 8-13 ns here. One scalar block per call cost about a
+// tenth of a training step's time in dynamic binarization (784 values = 196
+// blocks per row); Random123 has no SIMD Philox. Writes 4 * kLanes words in
+// the scalar order: word j of block b at out[4 b + j].
 constexpr int kLanes = 32;
 constexpr int64_t kLaneWords = 4 * kLanes;
 
