@@ -42,7 +42,7 @@ run() {  # optimizer M rule epochs
     *) lr=$base ;;
   esac
   local tag="$opt-M$M-$rule"
-  [ -f "$DIR/$tag.out" ] && tail -1 "$DIR/$tag.out" | grep -q '"status"' && return 0
+  [ -f "$DIR/$tag.out" ] && tail -1 "$DIR/$tag.out" | grep -q '"status"' && return 0  # kept
   "$BUILD/aevb-train" --data "$DIR/mnist" --optimizer "$opt" --batch "$M" --lr "$lr" --lr-warmup-epochs "$warm" \
     --epochs "$epochs" --eval-every 1 --threads 1 --resume none --progress-every 0 --out "$DIR/$tag" \
     > "$DIR/$tag.out" 2>&1
@@ -63,7 +63,10 @@ def curve(tag):
             if "test_elbo" in m and m.get("epoch", 0) > 0: pts.append((m["epoch"] * 60000, m["test_elbo"]))
     except FileNotFoundError:
         pass
-    last = json.loads(open(f"{d}/{tag}.out").read().strip().splitlines()[-1])
+    try:
+        last = json.loads(open(f"{d}/{tag}.out").read().strip().splitlines()[-1])
+    except (FileNotFoundError, IndexError, json.JSONDecodeError):
+        last = {"status": "missing"}
     return pts, last
 out = {"tool": "large_batch", "results": []}
 print(f"{'optimizer':9s} {'M':>6s} {'rule':7s} {'lr':>8s} {'final test ELBO':>16s} {'samples to target':>18s}  target")
@@ -85,7 +88,8 @@ for opt in opts:
         status = last.get("status", "?")
         final = pts[-1][1] if pts else float("nan")
         s = reach(pts)
-        print(f"{opt:9s} {M:6d} {rule:7s} {cfg.get('lr', '?'):>8s} {final:16.3f} {('%.2fM' % (s / 1e6)) if s else ('diverged' if status != 'ok' else 'not reached'):>18s}  {target:.3f}")
+        outcome = ("%.2fM" % (s / 1e6)) if s else {"done": "not reached", "error": "diverged"}.get(status, status)
+        print(f"{opt:9s} {M:6d} {rule:7s} {cfg.get('lr', '?'):>8s} {final:16.4g} {outcome:>18s}  {target:.3f}")
         out["results"].append({"optimizer": opt, "M": M, "rule": rule, "lr": cfg.get("lr"), "status": status,
                                "final_test_elbo": final, "target": target, "samples_to_target": s,
                                "samples_run": pts[-1][0] if pts else 0})
