@@ -26,6 +26,7 @@
 #include "aevb/base/rng.hpp"
 #include "aevb/core/dnnl_context.hpp"
 #include "aevb/train/train_step.hpp"
+#include "synthetic_rows.hpp"
 
 namespace {
 
@@ -38,29 +39,14 @@ double step_seconds(const ModelSpec& spec, int64_t rows, const MpiComm& self) {
   Sgvb sgvb(m, Estimator::kB, 1);
   OptimizerConfig oc;
   Optimizer opt(oc, m.num_params());
-  constexpr int64_t kRows = 10000;
-  SplitInfo split;
-  split.dtype = "uint8";
-  split.cols = spec.x_dim;
-  split.scale = 1.0 / 255;
-  const RowFormat format = row_format(split);
-  std::vector<float> u(static_cast<size_t>(kRows * split.cols));
-  uniforms({1, Purpose::kBinarize, 0, 0, 0}, u.data(), static_cast<int64_t>(u.size()));
-  std::vector<uint8_t> stored(u.size());
-  for (size_t k = 0; k < u.size(); ++k) stored[k] = static_cast<uint8_t>(u[k] * 255.f);
+  const bench::SyntheticRows data(spec.x_dim);
+  constexpr int64_t kRows = bench::SyntheticRows::kRows;
   TrainStep step({m, sgvb, opt, self, kRows, 1, true, false});
-  const std::vector<int64_t> perm = permutation(1, 0, kRows);
   StepRows sr;
   auto run = [&](int64_t t) {
     const int64_t b0 = (t * rows) % (kRows - rows);
-    sr.row.clear();
-    sr.global_index.clear();
-    for (int64_t i = b0; i < b0 + rows; ++i) {
-      const int64_t g = perm[static_cast<size_t>(i)];
-      sr.row.push_back(stored.data() + g * split.cols);
-      sr.global_index.push_back(g);
-    }
-    step.run({sr, format, rows, t, 0.02f, {}});
+    data.fill({b0, b0 + rows}, sr);
+    step.run({sr, data.format(), rows, t, 0.02f, {}});
   };
   for (int64_t t = 0; t < 5; ++t) run(t);  // warm: plans, pages
   // About 0.5 s of steps, at least 10; the median of 3 such repetitions.

@@ -30,6 +30,7 @@
 #include "aevb/base/partition.hpp"
 #include "aevb/train/train_step.hpp"
 #include "gemm_bound.hpp"
+#include "synthetic_rows.hpp"
 
 namespace {
 
@@ -86,34 +87,16 @@ void BM_Step(benchmark::State& st) {
   OptimizerConfig oc;
   oc.prior_precision = 1.f;
   Optimizer opt(oc, m.num_params());
-  // Synthetic uint8 grey levels stored as MNIST's are (the step converts them):
-  // the step's cost does not depend on the values.
-  constexpr int64_t kRows = 10000;
-  SplitInfo split;
-  split.dtype = "uint8";
-  split.cols = 784;
-  split.scale = 1.0 / 255;
-  const RowFormat format = row_format(split);
-  std::vector<float> u(static_cast<size_t>(kRows * split.cols));
-  uniforms({1, Purpose::kBinarize, 0, 0, 0}, u.data(), static_cast<int64_t>(u.size()));
-  std::vector<uint8_t> stored(u.size());
-  for (size_t k = 0; k < u.size(); ++k) stored[k] = static_cast<uint8_t>(u[k] * 255.f);
+  const bench::SyntheticRows data(784);
+  constexpr int64_t kRows = bench::SyntheticRows::kRows;
   TrainStep step({m, sgvb, opt, comm(), kRows, 1, true, overlap});
-  const std::vector<int64_t> perm = permutation(1, 0, kRows);
   int64_t t = 0;
   const int P = comm().size(), r = comm().rank();
   StepRows rows;
   for (auto _ : st) {
     const int64_t b0 = (t * M) % (kRows - M);
-    const Range mine = part_of(b0, M, r, P);
-    rows.row.clear();
-    rows.global_index.clear();
-    for (int64_t i = mine.lo; i < mine.hi; ++i) {
-      const int64_t g = perm[static_cast<size_t>(i)];
-      rows.row.push_back(stored.data() + g * split.cols);
-      rows.global_index.push_back(g);
-    }
-    step.run({rows, format, M, t, 0.02f, {}});
+    data.fill(part_of(b0, M, r, P), rows);
+    step.run({rows, data.format(), M, t, 0.02f, {}});
     ++t;
   }
   st.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(M), benchmark::Counter::kIsIterationInvariantRate);
