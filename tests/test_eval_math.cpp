@@ -9,110 +9,12 @@
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/core/likelihood.hpp"
 #include "aevb/core/sgvb.hpp"
+#include "ppca_model.hpp"
 
 namespace aevb {
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093453;
-
-// Row-major [in x out] weight block (i, o) and bias o of layer `l` of an Mlp.
-float& weight(Vae& m, Mlp& net, size_t l, int64_t i, int64_t o) {
-  return m.params[static_cast<size_t>(net.weight_offset(l) + i * net.sizes()[l + 1] + o)];
-}
-float& bias(Vae& m, Mlp& net, size_t l, int64_t o) {
-  return m.params[static_cast<size_t>(net.bias_offset(l) + o)];
-}
-
-// Probabilistic PCA as a linear VAE: p(z) = N(0, I), p(x|z) = N(Wz + b, s2 I).
-// W has orthogonal columns, so the true posterior N(A(x - b), diag(1/m_j)),
-// m_j = 1 + |w_j|^2 / s2, A = diag(1/m) W^T / s2, is exactly representable by
-// the linear diagonal-Gaussian encoder.
-struct Ppca {
-  static constexpr int64_t D = 5, J = 2;
-  double W[D][J], b[D], s2 = 0.3;
-  std::unique_ptr<Vae> m;
-
-  Ppca() {
-    // Two orthogonal columns (w0 . w1 = 0) of different lengths.
-    const double w0[D] = {1.0, 0.5, -0.5, 0.2, 0.0}, w1[D] = {0.5, -1.0, 0.0, 0.0, 0.7};
-    for (int64_t d = 0; d < D; ++d) W[d][0] = w0[d], W[d][1] = w1[d], b[d] = 0.1 * static_cast<double>(d) - 0.2;
-    ModelSpec s;
-    s.x_dim = D;
-    s.hidden = {};
-    s.latent = J;
-    s.decoder = DecoderKind::kGaussian;
-    s.gaussian_sigmoid_mean = false;
-    m = std::make_unique<Vae>(s);
-    std::fill(m->params.begin(), m->params.end(), 0.f);
-    for (int64_t d = 0; d < D; ++d) {
-      for (int64_t j = 0; j < J; ++j) weight(*m, m->decoder, 0, j, d) = static_cast<float>(W[d][j]);
-      bias(*m, m->decoder, 0, d) = static_cast<float>(b[d]);
-      bias(*m, m->decoder, 0, D + d) = static_cast<float>(std::log(s2));
-    }
-    set_encoder(1.0, 0.0);
-  }
-  double mj(int64_t j) const {
-    double n = 0;
-    for (int64_t d = 0; d < D; ++d) n += W[d][j] * W[d][j];
-    return 1 + n / s2;
-  }
-  // The exact posterior, its mean scaled by mu_scale and its log-variance shifted by lv_shift.
-  void set_encoder(double mu_scale, double lv_shift) {
-    for (int64_t j = 0; j < J; ++j) {
-      double bj = 0;
-      for (int64_t d = 0; d < D; ++d) {
-        const double a = mu_scale * W[d][j] / (s2 * mj(j));
-        weight(*m, m->encoder, 0, d, j) = static_cast<float>(a);
-        bj -= a * b[d];
-      }
-      bias(*m, m->encoder, 0, j) = static_cast<float>(bj);
-      bias(*m, m->encoder, 0, J + j) = static_cast<float>(-std::log(mj(j)) + lv_shift);
-    }
-  }
-  // n points drawn from the model: x = W z + b + sqrt(s2) eps.
-  std::vector<float> sample(int64_t n) const {
-    std::vector<float> x(static_cast<size_t>(n * D)), z(static_cast<size_t>(n * J));
-    normals({99, Purpose::kInit, 0, 0, 0}, x.data(), static_cast<int64_t>(x.size()));
-    normals({99, Purpose::kInit, 0, 1, 0}, z.data(), static_cast<int64_t>(z.size()));
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t d = 0; d < D; ++d) {
-        double v = b[d] + std::sqrt(s2) * x[static_cast<size_t>(i * D + d)];
-        for (int64_t j = 0; j < J; ++j) v += W[d][j] * z[static_cast<size_t>(i * J + j)];
-        x[static_cast<size_t>(i * D + d)] = static_cast<float>(v);
-      }
-    return x;
-  }
-  // log N(x; b, W W^T + s2 I) in double (Cholesky).
-  double exact_log_px(const float* x) const {
-    double C[D][D], L[D][D] = {};
-    for (int64_t i = 0; i < D; ++i)
-      for (int64_t k = 0; k < D; ++k) {
-        C[i][k] = (i == k ? s2 : 0.0);
-        for (int64_t j = 0; j < J; ++j) C[i][k] += W[i][j] * W[k][j];
-      }
-    for (int64_t i = 0; i < D; ++i)
-      for (int64_t k = 0; k <= i; ++k) {
-        double s = C[i][k];
-        for (int64_t t = 0; t < k; ++t) s -= L[i][t] * L[k][t];
-        L[i][k] = i == k ? std::sqrt(s) : s / L[k][k];
-      }
-    double y[D], logdet = 0, quad = 0;
-    for (int64_t i = 0; i < D; ++i) {  // solve L y = x - b
-      double s = x[i] - b[i];
-      for (int64_t t = 0; t < i; ++t) s -= L[i][t] * y[t];
-      y[i] = s / L[i][i];
-      quad += y[i] * y[i];
-      logdet += 2 * std::log(L[i][i]);
-    }
-    return -0.5 * (static_cast<double>(D) * kLog2Pi + logdet + quad);
-  }
-};
-
-std::vector<int64_t> iota(int64_t n) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
-  return v;
-}
+using namespace aevb::testing;
 
 TEST(EvalPpca, ExactPosteriorGivesTheExactLogLikelihoodForEveryK) {
   Ppca p;

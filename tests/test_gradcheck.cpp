@@ -26,7 +26,8 @@ struct Case {
   bool sigmoid_mean;
   Activation act;
   std::vector<int64_t> hidden;
-  int L;
+  int L;  // samples per point: K for the IWAE objective
+  Objective obj = Objective::kElbo;
 };
 
 // decoder, estimator, hidden layers (activation and sizes, or linear), L
@@ -37,7 +38,8 @@ std::string name_of(const Case& c) {
   for (size_t i = 0; i < c.hidden.size(); ++i) hidden += (i ? "_" : "") + std::to_string(c.hidden[i]);
   return to_string(c.dec) + (c.est == Estimator::kA ? "_estimatorA_" : "_estimatorB_") + hidden + "_L" +
          std::to_string(c.L) +
-         (c.dec == DecoderKind::kGaussian ? (c.sigmoid_mean ? "_sigmoid_mean" : "_identity_mean") : "");
+         (c.dec == DecoderKind::kGaussian ? (c.sigmoid_mean ? "_sigmoid_mean" : "_identity_mean") : "") +
+         (c.obj == Objective::kIwae ? "_iwae" : "");
 }
 void PrintTo(const Case& c, std::ostream* os) { *os << name_of(c); }
 
@@ -81,7 +83,7 @@ TEST_P(GradCheck, MatchesCentralDifferences) {
   std::vector<int64_t> idx{10, 3, 77, 5};
   const float scale = 2.5f;
 
-  Sgvb sg(m, c.est, c.L);
+  Sgvb sg(m, c.est, c.L, c.obj);
   train_step_gradient(sg, x.data(), idx.data(), rows, {7, Purpose::kLatentNoise, 3}, scale);
   const std::vector<float> analytic(m.grads.begin(), m.grads.end());
 
@@ -118,7 +120,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{DecoderKind::kGaussian, Estimator::kB, false, Activation::kSoftplus, {5}, 2},
                       Case{DecoderKind::kGaussian, Estimator::kA, false, Activation::kRelu, {4, 4}, 1},
                       Case{DecoderKind::kGaussian, Estimator::kB, false, Activation::kTanh, {}, 2},
-                      Case{DecoderKind::kBernoulli, Estimator::kA, false, Activation::kTanh, {}, 1}),
+                      Case{DecoderKind::kBernoulli, Estimator::kA, false, Activation::kTanh, {}, 1},
+                      // The importance-weighted bound (its loss: -scale * sum_i L_K(x_i)).
+                      Case{DecoderKind::kBernoulli, Estimator::kA, false, Activation::kTanh, {5}, 4, Objective::kIwae},
+                      Case{DecoderKind::kBernoulli, Estimator::kA, false, Activation::kRelu, {6, 4}, 2, Objective::kIwae},
+                      Case{DecoderKind::kGaussian, Estimator::kA, true, Activation::kTanh, {5}, 3, Objective::kIwae}),
     [](const ::testing::TestParamInfo<Case>& i) { return name_of(i.param); });
 
 // Negative control: the check above would catch a dropped term. Compare the

@@ -211,6 +211,21 @@ INSTANTIATE_TEST_SUITE_P(
                 "aevb-train: error: --config {dir}/twice.ini:3: 'lr' is already set on line 1"},
         BadCase{"ConfigLineWithoutEquals", "--data {data} --out {out} --config {dir}/noeq.ini", 2,
                 "aevb-train: error: --config {dir}/noeq.ini:1: expected 'name = value', got 'lr 0.1'"},
+        // Options that contradict each other (issue 11).
+        BadCase{"IwaeWithAnalyticKl", "--data {data} --out {out} --objective iwae --estimator B", 2,
+                "aevb-train: error: --objective iwae: weights estimator A's sampled terms; --estimator B (analytic KL) "
+                "does not apply, drop it or give --estimator A"},
+        BadCase{"IwaeWithSamples", "--data {data} --out {out} --objective iwae --samples 3", 2,
+                "aevb-train: error: --objective iwae: the samples per point are --iwae-k (got --samples 3); drop "
+                "--samples"},
+        BadCase{"IwaeKWithoutIwae", "--data {data} --out {out} --iwae-k 5", 2,
+                "aevb-train: error: --iwae-k: only used with --objective iwae (got --objective elbo)"},
+        BadCase{"IwaeKZero", "--data {data} --out {out} --objective iwae --iwae-k 0", 2,
+                "aevb-train: error: --iwae-k: expected an integer in [1, 16777216), got '0'"},
+        BadCase{"KeepBestWithoutValidation", "--data {data} --out {out} --keep-best on", 2,
+                "aevb-train: error: --keep-best on: needs a validation split (--valid-split NAME)"},
+        BadCase{"ValidationSplitMissing", "--data {data} --out {out} --valid-split valid", 3,
+                "aevb-train: error: {data}/manifest.json: no split 'valid' (available: test, train)"},
         // Bug 10: outputs checked before training, naming the option.
         BadCase{"ModelOutIsADirectory", "--data {data} --out {out} --model-out {dir}/modeldir", 4,
                 "aevb-train: error: --model-out {dir}/modeldir: is a directory; expected a file path (e.g. "
@@ -285,6 +300,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "--lr-step-epochs 2"},
         OptionCase{"adam_lr0_01_iwae_schedule", "--optimizer adam --lr 0.01 --lr-schedule iwae"},
         OptionCase{"estimator_A_3_samples", "--estimator A --samples 3"},
+        OptionCase{"iwae_k4_adam", "--objective iwae --iwae-k 4 --optimizer adam --lr 0.003"},
         OptionCase{"relu_glorot", "--activation relu --init glorot"},
         OptionCase{"softplus_no_weight_prior_glorot",
                    "--activation softplus --weight-prior-precision 0 --init glorot"},

@@ -17,9 +17,9 @@ namespace aevb::testing {
 // A float32 dataset of `rows` rows of `cols` values from `value(i, j)`.
 template <class F>
 inline void write_float_dataset(const std::string& dir, int64_t rows, int64_t cols, F value, std::string binarization = "none",
-                                int64_t shards = 1) {
+                                int64_t shards = 1, const std::vector<std::string>& splits = {"train", "test"}) {
   DatasetWriter w(dir, "synthetic", "test", false);
-  for (const char* split : {"train", "test"}) {
+  for (const std::string& split : splits) {
     SplitSpec s;
     s.name = split;
     s.dtype = h5::DType::float32;
@@ -41,10 +41,11 @@ inline void write_float_dataset(const std::string& dir, int64_t rows, int64_t co
 
 // Binary "bars" images: each row lights a random subset of 4 horizontal bars of
 // an 8x8 image: real structure for the model to learn in a few steps.
-inline void write_bars_dataset(const std::string& dir, int64_t rows, int64_t shards = 1) {
+inline void write_bars_dataset(const std::string& dir, int64_t rows, int64_t shards = 1,
+                               const std::vector<std::string>& splits = {"train", "test"}) {
   write_float_dataset(
       dir, rows, 64, [](int64_t i, int64_t j) { return ((i * 2654435761u >> (j / 16)) & 1u) ? 1.f : 0.f; }, "none",
-      shards);
+      shards, splits);
 }
 
 inline RunResult run_train(const std::string& args, const TempDir& scratch) {

@@ -14,14 +14,23 @@ Estimator parse_estimator(const std::string& s) {
   throw usage_error("--estimator: unknown estimator '" + s + "', expected A (generic) or B (analytic KL)");
 }
 
+Objective parse_objective(const std::string& s) {
+  if (s == "elbo") return Objective::kElbo;
+  if (s == "iwae") return Objective::kIwae;
+  throw usage_error("--objective: unknown objective '" + s + "', expected elbo or iwae");
+}
+
 double kl_normal_std(const float* mu, const float* lv, int64_t J) {
   double kl = 0;
   for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(mu[j]) * mu[j] + std::exp(double(lv[j])) - 1.0 - lv[j]);
   return kl;
 }
 
-Sgvb::Sgvb(Vae& model, Estimator est, int samples) : m_(model), est_(est), L_(samples), lik_(model.spec()) {
+Sgvb::Sgvb(Vae& model, Estimator est, int samples, Objective objective)
+    : m_(model), est_(est), L_(samples), obj_(objective), lik_(model.spec()) {
   if (samples < 1) throw usage_error("--samples: L must be >= 1");
+  if (obj_ == Objective::kIwae && est_ != Estimator::kA)
+    throw usage_error("--objective iwae: needs estimator A's sampled KL terms, got --estimator B");
 }
 
 // Encoder, z = mu + sigma * eps, decoder, log p(x|z) and the per-point terms:
@@ -100,13 +109,35 @@ PointElbo Sgvb::score_point(int64_t i) {
     }
     kl /= static_cast<double>(L);
   }
+  if (obj_ == Objective::kIwae && L > 1) {
+    // (K = 1 falls through: estimator A's rec - kl, the same number.)
+    // log 1/K sum_k exp(log w_k), shifted by the largest weight.
+    double mx = -INFINITY, sum = 0;
+    for (int64_t l = 0; l < L; ++l) mx = std::max(mx, log_w_[static_cast<size_t>(i * L + l)]);
+    for (int64_t l = 0; l < L; ++l) sum += std::exp(log_w_[static_cast<size_t>(i * L + l)] - mx);
+    return {mx + std::log(sum / static_cast<double>(L)), rec, kl};
+  }
   return {rec - kl, rec, kl};
 }
 
-// The weight of each sample's -log p(x|z) term in the loss. SGVB averages the
-// L samples of a point: loss_scale / L each.
+// The weight of each sample's terms in the loss. SGVB averages the L samples of
+// a point: loss_scale / L each. IWAE: loss_scale times the sample's normalized
+// importance weight, softmax over the point's log weights (in double, shifted
+// by the largest, so no weight overflows).
 void Sgvb::sample_weights(float loss_scale) {
-  weight_.assign(static_cast<size_t>(batch_.rows * L_), loss_scale / static_cast<float>(L_));
+  const int64_t L = L_;
+  weight_.assign(static_cast<size_t>(batch_.rows * L), loss_scale / static_cast<float>(L));
+  if (obj_ != Objective::kIwae || L == 1) return;
+  parallel_for(batch_.rows, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const double* lw = log_w_.data() + i * L;
+      const double mx = *std::max_element(lw, lw + L);
+      double sum = 0;
+      for (int64_t l = 0; l < L; ++l) sum += std::exp(lw[l] - mx);
+      for (int64_t l = 0; l < L; ++l)
+        weight_[static_cast<size_t>(i * L + l)] = static_cast<float>(loss_scale * std::exp(lw[l] - mx) / sum);
+    }
+  });
 }
 
 void Sgvb::set_sample_weights(const float* w) {

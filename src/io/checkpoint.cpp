@@ -45,6 +45,8 @@ void write_checkpoint(const std::string& path, const Vae& m, Optimizer& opt, con
   h5::write_attr_double(root, "epoch_kl_sum", p.epoch_partial.kl);
   h5::write_attr_int(root, "epoch_points", p.epoch_partial.points);
   h5::write_attr_double(root, "train_seconds", p.train_seconds);
+  h5::write_attr_double(root, "best_valid_bound", p.best_valid);
+  h5::write_attr_int(root, "best_valid_epoch", p.best_valid_epoch);
   h5::write_attr_string(root, "rng", "philox4x32-10");
   h5::write_attr_int(root, "rng_seed", static_cast<int64_t>(id.seed));
   h5::write_attr_string(root, "optimizer", id.optimizer);
@@ -88,6 +90,11 @@ Checkpoint read_checkpoint(const std::string& path) {
   p.epoch_partial = {h5::read_attr_double(f, "epoch_elbo_sum"), h5::read_attr_double(f, "epoch_rec_sum"),
                      h5::read_attr_double(f, "epoch_kl_sum"), h5::read_attr_int(f, "epoch_points")};
   p.train_seconds = h5::read_attr_double(f, "train_seconds");
+  // Checkpoints of earlier releases have no best-model attributes: none yet.
+  if (h5::has_attr(f, "best_valid_epoch")) {
+    p.best_valid = h5::read_attr_double(f, "best_valid_bound");
+    p.best_valid_epoch = h5::read_attr_int(f, "best_valid_epoch");
+  }
   auto& id = c.id;
   id.seed = static_cast<uint64_t>(h5::read_attr_int(f, "rng_seed"));
   id.optimizer = h5::read_attr_string(f, "optimizer");

@@ -93,6 +93,10 @@ void save_model(const std::string& path, const Vae& m, const ModelMeta& meta) {
   h5::write_attr_int(root, "step", meta.step);
   h5::write_attr_int(root, "epoch", meta.epoch);
   h5::write_attr_string(root, "config_ini", meta.config_ini);
+  if (!meta.selected_on.empty()) {
+    h5::write_attr_string(root, "selected_on", meta.selected_on);
+    h5::write_attr_double(root, "selected_bound", meta.selected_bound);
+  }
   f.commit();
 }
 

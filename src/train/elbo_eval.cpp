@@ -14,9 +14,10 @@ ElboSums allreduce_sum(const ElboSums& local, const MpiComm& comm) {
   return ElboSums{v[0], v[1], v[2], static_cast<int64_t>(v[3])};
 }
 
-ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed, int samples, const MpiComm& comm,
-                       int64_t chunk) {
-  Sgvb sg(m, Estimator::kB, samples);
+ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed, BoundSpec bound,
+                       const MpiComm& comm, int64_t chunk) {
+  const bool iwae = bound.objective == Objective::kIwae;
+  Sgvb sg(m, iwae ? Estimator::kA : Estimator::kB, bound.samples, bound.objective);
   ElboSums local;
   int code = 0;
   std::string message;

@@ -19,6 +19,9 @@ po::options_description describe_options(TrainConfig& c) {
     ("data", po::value(&c.data_dir), "dataset directory (holds manifest.json; see aevb-data)")
     ("train-split", po::value(&c.train_split)->default_value(c.train_split), "split to train on")
     ("test-split", po::value(&c.test_split)->default_value(c.test_split), "split for the test ELBO; empty = none")
+    ("valid-split", po::value(&c.valid_split)->default_value(c.valid_split),
+     "split for the validation bound, evaluated with the test ELBO (e.g. valid, made by aevb-data --valid-rows); "
+     "empty = none")
     ("max-train-rows", po::value(&c.max_train_rows)->default_value(c.max_train_rows), "use only the first N training rows (-1 = all)")
     ("max-test-rows", po::value(&c.max_test_rows)->default_value(c.max_test_rows), "use only the first N test rows (-1 = all)")
     ("binarize", po::value(&c.binarize)->default_value(c.binarize),
@@ -42,7 +45,11 @@ po::options_description describe_options(TrainConfig& c) {
   po::options_description est("Estimator");
   est.add_options()
     ("estimator", po::value(&c.estimator)->default_value(c.estimator), "SGVB estimator: A (generic) | B (analytic KL)")
-    ("samples", po::value(&c.samples)->default_value(c.samples), "L, samples of z per data point")
+    ("samples", po::value(&c.samples)->default_value(c.samples), "L, samples of z per data point (the ELBO averages them)")
+    ("objective", po::value(&c.objective)->default_value(c.objective),
+     "elbo (SGVB, the AEVB paper) | iwae (importance-weighted bound of --iwae-k samples, Burda et al. 2016; uses "
+     "estimator A's terms, so --estimator defaults to A)")
+    ("iwae-k", po::value(&c.iwae_k)->default_value(c.iwae_k), "K, importance samples per data point of --objective iwae")
     ("batch", po::value(&c.batch)->default_value(c.batch), "M, global minibatch size (split across ranks)");
   po::options_description init("Initialization");
   init.add_options()
@@ -84,6 +91,8 @@ po::options_description describe_options(TrainConfig& c) {
     ("watchdog-seconds", po::value(&c.watchdog_seconds)->default_value(c.watchdog_seconds, default_text(c.watchdog_seconds)),
      "end the job with a message naming the rank when a step makes no progress for this long (0 = off)")
     ("checkpoint-every-seconds", po::value(&c.checkpoint_every_seconds)->default_value(c.checkpoint_every_seconds, default_text(c.checkpoint_every_seconds)), "checkpoint every T seconds (0 = off)")
+    ("keep-best", po::value(&c.keep_best)->default_value(c.keep_best),
+     "on | off: keep the model with the best validation bound so far as <out>/model_best.h5 (needs --valid-split)")
     ("keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "keep the newest K checkpoints")
     ("resume", po::value(&c.resume)->default_value(c.resume), "auto (newest valid checkpoint in <out>/checkpoints, if any) | none | PATH")
     ("check-every", po::value(&c.check_every)->default_value(c.check_every), "compare a parameter hash across ranks every N steps (0 = off)")
@@ -93,7 +102,10 @@ po::options_description describe_options(TrainConfig& c) {
   return all;
 }
 
-void validate(TrainConfig& c) {
+// vm tells which options were given (command line or --config) rather than
+// defaulted, for the checks between options.
+void validate(TrainConfig& c, const po::variables_map& vm) {
+  auto given = [&](const char* name) { return vm.count(name) && !vm[name].defaulted(); };
   // Ranges and words are checked by train_option_rules() as the options are read.
   if (c.data_dir.empty()) throw usage_error("--data: required (a dataset directory made by aevb-data convert)");
   if (c.out_dir.empty()) throw usage_error("--out: expected a run directory, got ''");
@@ -102,6 +114,17 @@ void validate(TrainConfig& c) {
   c.model.decoder = parse_decoder(c.decoder);
   c.model.gaussian_sigmoid_mean = c.gaussian_mean == "sigmoid";
   (void)c.estimator_kind();
+  if (c.objective_kind() == Objective::kIwae) {
+    if (given("estimator") && c.estimator != "A")
+      throw usage_error("--objective iwae: weights estimator A's sampled terms; --estimator " + c.estimator +
+                        " (analytic KL) does not apply, drop it or give --estimator A");
+    if (given("samples") && c.samples != 1)
+      throw usage_error("--objective iwae: the samples per point are --iwae-k (got --samples " +
+                        std::to_string(c.samples) + "); drop --samples");
+    c.estimator = "A";
+  } else if (given("iwae-k")) {
+    throw usage_error("--iwae-k: only used with --objective iwae (got --objective " + c.objective + ")");
+  }
   c.shuffle = c.shuffle_spec().to_string();  // usage_error naming --shuffle; canonical form for checkpoints
   (void)c.memory_budget_bytes();
   c.opt.kind = parse_optimizer(c.optimizer);
@@ -109,6 +132,10 @@ void validate(TrainConfig& c) {
   (void)parse_init(c.init);
   if (c.binarize == "dynamic" && c.model.decoder != DecoderKind::kBernoulli)
     throw usage_error("--binarize dynamic: only meaningful with --decoder bernoulli");
+  if (c.keep_best == "on" && c.valid_split.empty())
+    throw usage_error("--keep-best on: needs a validation split (--valid-split NAME)");
+  if (!c.valid_split.empty() && (c.valid_split == c.train_split || c.valid_split == c.test_split))
+    throw usage_error("--valid-split " + c.valid_split + ": must differ from --train-split and --test-split");
   if (c.metrics_path.empty()) c.metrics_path = c.out_dir + "/metrics.jsonl";
   if (c.model_path.empty()) c.model_path = c.out_dir + "/model.h5";
 }
@@ -127,6 +154,8 @@ const OptionRules& train_option_rules() {
       R::words("gaussian-mean", {"sigmoid", "identity"}),
       R::words("estimator", {"A", "B"}),
       R::integer("samples").ge(1).lt(1 << 24),  // the noise key's sample field (base/rng.hpp)
+      R::words("objective", {"elbo", "iwae"}),
+      R::integer("iwae-k").ge(1).lt(1 << 24),
       R::integer("batch").ge(1),
       R::words("init", {"normal", "glorot"}),
       R::real("init-std").gt(0),
@@ -154,6 +183,7 @@ const OptionRules& train_option_rules() {
       R::real("checkpoint-every-seconds").ge(0),
       R::real("watchdog-seconds").ge(0),
       R::integer("keep-checkpoints").ge(1),
+      R::words("keep-best", {"on", "off"}),
       R::integer("check-every").ge(0),
       R::words("overlap", {"on", "off", "auto"}),
   };
@@ -193,7 +223,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
   } catch (const po::error& e) {
     throw usage_error(e.what());
   }
-  validate(c);
+  validate(c, vm);
   return true;
 }
 
@@ -204,11 +234,13 @@ std::string TrainConfig::to_ini() const {
   s.precision(9);
   s << "# aevb-train effective configuration\n"
     << "data = " << data_dir << "\ntrain-split = " << train_split << "\ntest-split = " << test_split
+    << "\nvalid-split = " << valid_split
     << "\nmax-train-rows = " << max_train_rows << "\nmax-test-rows = " << max_test_rows << "\nbinarize = " << binarize
     << "\nshuffle = " << shuffle << "\nmemory-budget = " << memory_budget
     << "\nhidden = " << hidden << "\nlatent = " << model.latent << "\nactivation = " << activation
     << "\ndecoder = " << decoder << "\ngaussian-mean = " << gaussian_mean << "\nestimator = " << estimator
-    << "\nsamples = " << samples << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << default_text(init_std)
+    << "\nsamples = " << samples << "\nobjective = " << objective
+    << (objective == "iwae" ? "\niwae-k = " + std::to_string(iwae_k) : std::string()) << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << default_text(init_std)
     << "\noutput-bias-init = " << output_bias_init << "\noptimizer = " << optimizer << "\nlr = " << default_text(schedule.base_lr)
     << "\nlr-schedule = " << lr_schedule << "\nlr-step-gamma = " << default_text(schedule.step_gamma)
     << "\nlr-step-epochs = " << schedule.step_epochs << "\nlr-warmup-epochs = " << schedule.warmup_epochs << "\nadagrad-eps = " << default_text(opt.adagrad_eps)
@@ -218,7 +250,7 @@ std::string TrainConfig::to_ini() const {
     << "\neval-every = " << eval_every << "\nthreads = " << threads << "\nout = " << out_dir
     << "\nmetrics = " << metrics_path << "\nmodel-out = " << model_path << "\nprogress-every = " << default_text(progress_every)
     << "\ncheckpoint-every-steps = " << checkpoint_every_steps
-    << "\ncheckpoint-every-seconds = " << default_text(checkpoint_every_seconds) << "\nwatchdog-seconds = " << default_text(watchdog_seconds) << "\nkeep-checkpoints = " << keep_checkpoints
+    << "\ncheckpoint-every-seconds = " << default_text(checkpoint_every_seconds) << "\nwatchdog-seconds = " << default_text(watchdog_seconds) << "\nkeep-checkpoints = " << keep_checkpoints << "\nkeep-best = " << keep_best
     << "\nresume = " << resume << "\ncheck-every = " << check_every << "\noverlap = " << overlap << "\n";
   return s.str();
 }

@@ -44,18 +44,20 @@ void size_train_split(const TrainConfig& cfg, TrainInputs& in) {
   in.fingerprint = sha256_hex(f.data(), f.size());
 }
 
-void check_test_split(const TrainConfig& cfg, TrainInputs& in) {
-  const SplitInfo& ti = in.manifest.split(cfg.test_split);
+// The rows of an evaluation split (test or validation) that are used.
+int64_t check_eval_split(const TrainConfig& cfg, const TrainInputs& in, const std::string& split, const char* role,
+                         int64_t max_rows) {
+  const SplitInfo& ti = in.manifest.split(split);
   const int64_t cols = ti.row_shape.empty() ? 0 : ti.cols;
   if (cols != in.train_info.cols)
-    throw input_error(cfg.data_dir + ": split '" + cfg.test_split + "' has " + std::to_string(cols) +
+    throw input_error(cfg.data_dir + ": split '" + split + "' has " + std::to_string(cols) +
                       " values per row but '" + cfg.train_split + "' has " + std::to_string(in.train_info.cols));
-  const int64_t n = cfg.max_test_rows >= 0 ? std::min(cfg.max_test_rows, ti.rows) : ti.rows;
+  const int64_t n = max_rows >= 0 ? std::min(max_rows, ti.rows) : ti.rows;
   // An ELBO over no points would be reported as 0, a perfect score.
   if (n == 0)
-    throw input_error(cfg.data_dir + ": test split '" + cfg.test_split +
-                      "' has no rows; to train without a test set use --test-split ''");
-  in.n_test = n;
+    throw input_error(cfg.data_dir + ": " + role + " split '" + split + "' has no rows; to train without one use --" +
+                      role + "-split ''");
+  return n;
 }
 
 }  // namespace
@@ -84,7 +86,8 @@ TrainInputs load_train_inputs(const TrainConfig& cfg, const MpiComm& comm) {
     in.dynamic_binarization = binarization_applies(cfg.binarize, bernoulli, in.train_info.binarization);
     in.validate.require_unit_interval = bernoulli;
     size_train_split(cfg, in);
-    if (!cfg.test_split.empty()) check_test_split(cfg, in);
+    if (!cfg.test_split.empty()) in.n_test = check_eval_split(cfg, in, cfg.test_split, "test", cfg.max_test_rows);
+    if (!cfg.valid_split.empty()) in.n_valid = check_eval_split(cfg, in, cfg.valid_split, "valid", -1);
   });
   return in;
 }
@@ -110,11 +113,12 @@ RunIdentity run_identity(const TrainConfig& cfg, const TrainInputs& in, const Mp
   return id;
 }
 
-std::unique_ptr<RowRange> open_test_part(const TrainConfig& cfg, const TrainInputs& in, const MpiComm& comm) {
+std::unique_ptr<RowRange> open_eval_part(const TrainConfig& cfg, const TrainInputs& in, const std::string& split,
+                                         int64_t rows, const MpiComm& comm) {
   std::unique_ptr<RowRange> out;
   collectively(comm, kTool, [&] {
-    const Range part = part_of(0, in.n_test, comm.rank(), comm.size());
-    out = std::make_unique<RowRange>(in.manifest, cfg.test_split, in.validate, part.lo, part.hi,
+    const Range part = part_of(0, rows, comm.rank(), comm.size());
+    out = std::make_unique<RowRange>(in.manifest, split, in.validate, part.lo, part.hi,
                                      cfg.memory_budget_bytes() / 8);
   });
   return out;

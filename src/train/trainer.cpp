@@ -42,7 +42,11 @@ class Trainer {
   void check_replicas();
   void report_progress(int64_t epoch, int64_t epoch_steps, double t_epoch, const ElboSums& epoch_sums, float lr);
   void end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr, double data_wait_s);
-  json test_metrics();
+  BoundSpec bound() const { return {cfg_.objective_kind(), cfg_.samples_per_point()}; }
+  json eval_metrics();
+  void keep_if_best(const json& metrics);
+  ModelMeta model_meta() const;
+  std::string best_model_path() const { return cfg_.out_dir + "/model_best.h5"; }
   std::string save_checkpoint(const ElboSums& partial_local, double epoch_elapsed);
   std::optional<json> checkpoint_now(const ElboSums& partial_local, double epoch_elapsed, bool stop);
   json finish();
@@ -69,6 +73,7 @@ class Trainer {
   TrainProgress progress_;
   std::unique_ptr<TrainRows> rows_;  // made once the resume point is known
   std::unique_ptr<RowRange> test_;   // this rank's part of the test split (none without one)
+  std::unique_ptr<RowRange> valid_;  // this rank's part of the validation split (none without one)
   int64_t first_step_ = 0;
   std::unique_ptr<MetricsLog> metrics_;  // rank 0
   double first_step_at_ = -1;  // seconds from start to the first step's end
@@ -101,7 +106,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
       id_(run_identity(cfg_, in_, comm)),
       m_(cfg_.model),
       opt_(cfg_.opt, m_.num_params()),
-      sgvb_(m_, cfg_.estimator_kind(), cfg_.samples),
+      sgvb_(m_, cfg_.estimator_kind(), cfg_.samples_per_point(), cfg_.objective_kind()),
       watchdog_(kTool, comm.rank(), cfg_.watchdog_seconds),
       step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
              comm.size() > 1 && cfg_.overlap != "off", &watchdog_}) {
@@ -114,7 +119,8 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
                                                        cfg_.shuffle_spec(), cfg_.memory_budget_bytes(), &watchdog_},
                                         comm_);
   });
-  if (!cfg_.test_split.empty()) test_ = open_test_part(cfg_, in_, comm_);
+  if (!cfg_.test_split.empty()) test_ = open_eval_part(cfg_, in_, cfg_.test_split, in_.n_test, comm_);
+  if (!cfg_.valid_split.empty()) valid_ = open_eval_part(cfg_, in_, cfg_.valid_split, in_.n_valid, comm_);
   // The fewest CPUs any rank may run on decides whether --threads can pay.
   const int cpus = static_cast<int>(comm_.allreduce_min(static_cast<int64_t>(cpus_in_affinity())));
   advice_ = layout_advice({comm_.size(), cfg_.threads, M_, cpus});
@@ -134,18 +140,52 @@ void Trainer::init_model() {
   comm_.bcast(m_.params.data(), m_.num_params());
 }
 
-json Trainer::test_metrics() {
+// The bound of the training objective on the test and validation splits (for
+// --objective iwae the K-sample importance-weighted bound, else the ELBO).
+json Trainer::eval_metrics() {
   json j;
-  put_means(j, "test", evaluate_elbo(m_, *test_, in_.dynamic_binarization, cfg_.eval_seed, cfg_.samples, comm_));
+  if (test_) put_means(j, "test", evaluate_elbo(m_, *test_, in_.dynamic_binarization, cfg_.eval_seed, bound(), comm_));
+  if (valid_)
+    put_means(j, "valid", evaluate_elbo(m_, *valid_, in_.dynamic_binarization, cfg_.eval_seed, bound(), comm_));
   return j;
+}
+
+// --keep-best: a validation bound better than any before replaces
+// <out>/model_best.h5 (atomically; rank 0). The best so far travels in the
+// checkpoints, so a resumed run keeps comparing against it.
+void Trainer::keep_if_best(const json& metrics) {
+  if (cfg_.keep_best != "on" || !metrics.contains("valid_elbo")) return;
+  const double v = metrics["valid_elbo"].get<double>();
+  if (progress_.best_valid_epoch > 0 && !(v > progress_.best_valid)) return;
+  progress_.best_valid = v;
+  progress_.best_valid_epoch = progress_.epoch + 1;
+  if (!root_) return;
+  watchdog_.phase("writing model_best.h5", false, progress_.step);
+  ModelMeta meta = model_meta();
+  meta.epoch = progress_.epoch + 1;
+  meta.selected_on = cfg_.valid_split;
+  meta.selected_bound = v;
+  save_model(best_model_path(), m_, meta);
+}
+
+ModelMeta Trainer::model_meta() const {
+  ModelMeta meta;
+  meta.row_shape = in_.train_info.row_shape;
+  meta.data_scale = in_.train_info.scale;
+  meta.dataset = in_.manifest.name;
+  meta.binarization = id_.binarization;
+  meta.config_ini = cfg_.to_ini();
+  meta.step = progress_.step;
+  meta.epoch = progress_.epoch;
+  return meta;
 }
 
 json Trainer::run() {
   // The initial model's test ELBO: the baseline every later epoch is read against.
-  if (progress_.step == 0 && !cfg_.test_split.empty()) {
+  if (progress_.step == 0 && (test_ || valid_)) {
     watchdog_.phase("the initial test ELBO (then waiting for the other ranks)", true, 0);
     json line{{"epoch", 0}, {"step", 0}};
-    line.update(test_metrics());
+    line.update(eval_metrics());
     line["wall_seconds"] = now_s() - t_start_;
     if (root_) metrics_->append(line);
   }
@@ -236,12 +276,12 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
   last_["data_wait_fraction"] = comm_.allreduce_max(data_wait_s) / std::max(epoch_s, 1e-9);
   last_["wall_seconds"] = now_s() - t_start_;
   const bool last_epoch = epoch + 1 == cfg_.epochs || progress_.step >= total_steps_;
-  if (!cfg_.test_split.empty() && ((cfg_.eval_every > 0 && (epoch + 1) % cfg_.eval_every == 0) || last_epoch))
-  {
+  if ((test_ || valid_) && ((cfg_.eval_every > 0 && (epoch + 1) % cfg_.eval_every == 0) || last_epoch)) {
     // Mostly local work, but it ends in an allreduce: a collective limit, so a
     // rank stuck elsewhere reports first.
     watchdog_.phase("the test ELBO (then waiting for the other ranks)", true, progress_.step);
-    last_.update(test_metrics());
+    last_.update(eval_metrics());
+    keep_if_best(last_);
   }
   if (root_) {
     watchdog_.phase("writing metrics.jsonl", false, progress_.step);
@@ -249,6 +289,7 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
     if (cfg_.progress_every > 0) {
       std::cerr << "epoch " << epoch + 1 << " done: train ELBO " << last_["train_elbo"].get<double>();
       if (last_.contains("test_elbo")) std::cerr << " | test ELBO " << last_["test_elbo"].get<double>();
+      if (last_.contains("valid_elbo")) std::cerr << " | valid ELBO " << last_["valid_elbo"].get<double>();
       std::cerr << " | " << static_cast<long>(last_["samples_per_s"].get<double>()) << " samples/s" << std::endl;
     }
   }
@@ -292,17 +333,7 @@ std::optional<json> Trainer::checkpoint_now(const ElboSums& partial_local, doubl
 json Trainer::finish() {
   last_checkpoint_path_ = save_checkpoint(progress_.epoch_partial, 0.0);
   if (root_) watchdog_.phase("writing the model file", false, progress_.step);
-  if (root_) {
-    ModelMeta meta;
-    meta.row_shape = in_.train_info.row_shape;
-    meta.data_scale = in_.train_info.scale;
-    meta.dataset = in_.manifest.name;
-    meta.binarization = id_.binarization;
-    meta.config_ini = cfg_.to_ini();
-    meta.step = progress_.step;
-    meta.epoch = progress_.epoch;
-    save_model(cfg_.model_path, m_, meta);
-  }
+  if (root_) save_model(cfg_.model_path, m_, model_meta());
   const int64_t steps_now = progress_.step - first_step_;
   // How the data was served, over all ranks (summed bytes, the worst rank's
   // memory and wait): the numbers docs/memory.md and bench/streaming talk about.
@@ -335,8 +366,15 @@ json Trainer::finish() {
            {"rows_bytes_read", io[0]},
            {"storage_bytes_read", io[1]},
            {"peak_rss_bytes", peak_rss}};
-  for (const char* k : {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl"})
+  out["objective"] = cfg_.objective == "iwae" ? "iwae-" + std::to_string(cfg_.iwae_k) : "elbo";
+  for (const char* k :
+       {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl", "valid_elbo", "valid_rec", "valid_kl"})
     if (last_.contains(k)) out[k] = last_[k];
+  if (cfg_.keep_best == "on" && progress_.best_valid_epoch > 0) {
+    out["best_model"] = best_model_path();
+    out["best_valid_elbo"] = progress_.best_valid;
+    out["best_valid_epoch"] = progress_.best_valid_epoch;
+  }
   return out;
 }
 

@@ -20,11 +20,18 @@
 // not between the phases.
 //
 // Every point has L samples of z, each with a weight in the loss: loss_scale / L
-// for SGVB. An importance-weighted objective (IWAE) reads the samples' log
-// weights after forward() (sample_log_weights) and replaces the weights with
-// loss_scale times their normalized importance weights (set_sample_weights)
-// before backward_decoder(), with estimator A's sampled KL terms (estimator B's
-// analytic KL assumes uniform weights).
+// for SGVB. The importance-weighted objective (Objective::kIwae, Burda, Grosse &
+// Salakhutdinov 2016) takes the L = K samples as importance samples instead:
+//
+//   L_K(x_i) = log 1/K sum_k w_ik,   log w_ik = log p(x_i|z_ik) + log p(z_ik) - log q(z_ik|x_i)
+//
+// Its gradient is that of estimator A's terms with sample k weighted by
+// loss_scale times the normalized weight w_ik / sum_k' w_ik' (instead of
+// loss_scale / K): forward() sets those weights, and the backward phases are the
+// same code. It needs estimator A's sampled KL terms (estimator B's analytic KL
+// assumes uniform weights). K = 1 is estimator A with L = 1, bit for bit.
+// A caller may still override the weights (set_sample_weights) before
+// backward_decoder().
 #pragma once
 #include <cstdint>
 #include <string>
@@ -39,6 +46,11 @@ namespace aevb {
 
 enum class Estimator { kA, kB };
 Estimator parse_estimator(const std::string& s);  // "A"/"B" (also "a"/"b")
+
+// What a point's term of the loss is: the ELBO averaged over L samples, or the
+// importance-weighted bound of its K = L samples.
+enum class Objective { kElbo, kIwae };
+Objective parse_objective(const std::string& s);  // "elbo" / "iwae"
 
 struct ElboSums {
   double elbo = 0, rec = 0, kl = 0;  // sums over points, nats
@@ -66,14 +78,17 @@ struct Batch {
   int64_t rows = 0;
 };
 
-// Per-point terms: elbo = rec - kl.
+// Per-point terms: elbo = rec - kl for Objective::kElbo. For kIwae, elbo is the
+// point's importance-weighted bound L_K, and rec and kl are still the sample
+// averages of estimator A's two terms (so rec - kl is the K-sample ELBO <= L_K).
 struct PointElbo {
   double elbo, rec, kl;
 };
 
 class Sgvb {
  public:
-  Sgvb(Vae& model, Estimator est, int samples);
+  // kIwae needs Estimator::kA (usage_error otherwise); samples is then K.
+  Sgvb(Vae& model, Estimator est, int samples, Objective objective = Objective::kElbo);
 
   // Phase 1. Returns the sums of the estimate over the batch. The batch's
   // memory must stay valid until backward_encoder().
@@ -96,6 +111,7 @@ class Sgvb {
   // The noise of the last forward/evaluate (rows*L x J), exposed for tests.
   const FloatBuffer& eps() const { return eps_; }
   int samples() const { return L_; }
+  Objective objective() const { return obj_; }
 
  private:
   ElboSums sample_and_score(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point);
@@ -105,6 +121,7 @@ class Sgvb {
   Vae& m_;
   Estimator est_;
   int L_;
+  Objective obj_;
   DecoderLikelihood lik_;
   Batch batch_;
   float loss_scale_ = 0.f;

@@ -31,6 +31,10 @@ struct TrainProgress {
   int64_t step = 0, epoch = 0, step_in_epoch = 0;
   ElboSums epoch_partial;  // global sums over the epoch's completed steps
   double train_seconds = 0;
+  // --keep-best: the best validation bound so far (per point) and the epoch it
+  // was reached after; best_valid_epoch 0 = none yet.
+  double best_valid = 0;
+  int64_t best_valid_epoch = 0;
 };
 
 // What the checkpoint must match to be resumed from.

@@ -23,6 +23,10 @@ struct ModelMeta {
   double data_scale = 1;
   std::string dataset, binarization, config_ini;
   int64_t step = 0, epoch = 0;
+  // A model kept by --keep-best: the split it was selected on and its bound
+  // there (per point); written as attributes selected_on / selected_bound.
+  std::string selected_on;
+  double selected_bound = 0;
   // Filled by the loaders only (save_model computes its own): what was read.
   std::string format;         // "aevb-model" or "aevb-checkpoint"
   std::string params_sha256;  // the file's checksum attribute (verified)

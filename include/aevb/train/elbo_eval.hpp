@@ -12,10 +12,17 @@ namespace aevb {
 // Sums of per-point terms over all ranks (every rank gets the result).
 ElboSums allreduce_sum(const ElboSums& local, const MpiComm& comm);
 
-// Estimator B on this rank's rows in chunks (binarized with the evaluation
+// The bound a run reports for a split: the ELBO with estimator B and L samples,
+// or the importance-weighted bound of K samples (estimator A's terms).
+struct BoundSpec {
+  Objective objective = Objective::kElbo;
+  int samples = 1;  // L or K
+};
+
+// The bound on this rank's rows in chunks (binarized with the evaluation
 // binarization keyed by eval_seed when `binarize`), with the noise of step 0
 // so that successive evaluations of a run are comparable; summed over ranks.
-ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed, int samples, const MpiComm& comm,
-                       int64_t chunk = 1000);
+ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed, BoundSpec bound,
+                       const MpiComm& comm, int64_t chunk = 1000);
 
 }  // namespace aevb

@@ -18,6 +18,8 @@ namespace aevb {
 struct TrainConfig {
   // data
   std::string data_dir, train_split = "train", test_split = "test";
+  std::string valid_split;  // empty: none
+  std::string keep_best = "off";  // on: <out>/model_best.h5 holds the model with the best validation bound
   int64_t max_train_rows = -1, max_test_rows = -1;
   std::string binarize = "auto";  // auto | dynamic | none
   std::string shuffle = "global";   // the data order: global | blocks[:B,W] | none (train/data_order.hpp)
@@ -28,6 +30,8 @@ struct TrainConfig {
   // estimator
   std::string estimator = "B";
   int samples = 1;
+  std::string objective = "elbo";  // elbo | iwae (core/sgvb.hpp)
+  int iwae_k = 5;                  // K, importance samples per point of --objective iwae
   int64_t batch = 100;
   // initialization
   std::string init = "normal", output_bias_init = "zero";
@@ -54,6 +58,9 @@ struct TrainConfig {
   std::string overlap = "auto"; // on | off | auto: overlap the decoder allreduce with encoder backward
 
   Estimator estimator_kind() const { return parse_estimator(estimator); }
+  Objective objective_kind() const { return parse_objective(objective); }
+  // Samples of z per point in the training loss: L for the ELBO, K for IWAE.
+  int samples_per_point() const { return objective_kind() == Objective::kIwae ? iwae_k : samples; }
   ShuffleSpec shuffle_spec() const { return ShuffleSpec::parse(shuffle); }
   int64_t memory_budget_bytes() const;  // usage_error naming --memory-budget
   std::string to_ini() const;  // the effective configuration, loadable with --config

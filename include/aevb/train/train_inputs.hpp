@@ -22,6 +22,7 @@ struct TrainInputs {
   int64_t n_train = 0;          // N: rows of the training split used
   ValidateOptions validate;
   int64_t n_test = 0;           // rows of the test split used (0: no test split)
+  int64_t n_valid = 0;          // rows of the validation split (0: none)
   bool dynamic_binarization = false;
   std::string fingerprint;      // identifies the training data in checkpoints
 };
@@ -34,9 +35,11 @@ DirLock claim_run_dir(const TrainConfig& cfg, const MpiComm& comm);
 // Reads and checks the data (collectively).
 TrainInputs load_train_inputs(const TrainConfig& cfg, const MpiComm& comm);
 
-// This rank's part of the test split (part_of over ranks), held as stored if
-// it fits an eighth of --memory-budget, else read at each evaluation.
-std::unique_ptr<RowRange> open_test_part(const TrainConfig& cfg, const TrainInputs& in, const MpiComm& comm);
+// This rank's part of the first `rows` rows of an evaluation split (test or
+// validation; part_of over ranks), held as stored if it fits an eighth of
+// --memory-budget, else read at each evaluation.
+std::unique_ptr<RowRange> open_eval_part(const TrainConfig& cfg, const TrainInputs& in, const std::string& split,
+                                         int64_t rows, const MpiComm& comm);
 
 // What a checkpoint must match to be resumed from.
 RunIdentity run_identity(const TrainConfig& cfg, const TrainInputs& in, const MpiComm& comm);
