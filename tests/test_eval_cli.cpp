@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "aevb/io/eval_results.hpp"
 #include "aevb/io/h5.hpp"
 #include "aevb/io/model_file.hpp"
 #include "data_test_util.hpp"
@@ -88,6 +89,16 @@ TEST_F(EvalCli, WritesTheResultsFileAndAJsonSummary) {
   const auto rec = h5::read_dataset<double>(f, "rec"), kl = h5::read_dataset<double>(f, "kl");
   for (size_t i = 0; i < 300; ++i) EXPECT_NEAR(elbo_pp.data[i], rec.data[i] - kl.data[i], 1e-9);
   EXPECT_EQ(h5::read_dataset<double>(f, "log_px_prior").dims, (std::vector<hsize_t>{300}));
+  // The posterior means: one row per point, J = the model's latent dimension;
+  // the summary's active units are the ones whose means vary over the points.
+  const auto mu = h5::read_dataset<double>(f, "posterior_mean");
+  const int64_t J = load_model(model()).model->spec().latent;
+  ASSERT_EQ(mu.dims, (std::vector<hsize_t>{300, static_cast<hsize_t>(J)}));
+  const ActiveUnits au = active_units(mu.data, J);
+  EXPECT_EQ(s["active_units"].get<int64_t>(), au.active);
+  EXPECT_EQ(s["latent_mean_variance"].size(), static_cast<size_t>(J));
+  EXPECT_GT(au.active, 0);  // a trained model uses some of its units
+  EXPECT_EQ(read_eval_results(d / "res.h5").mu, mu.data);
   EXPECT_EQ(all_files(d.path).size(), 3u);  // res.h5 + captured stdout/stderr: no temp file left
 }
 
@@ -197,11 +208,11 @@ TEST_F(EvalCli, RankInvarianceOneAndTwoRanksGiveIdenticalResults) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(d / "err");
     h5::Id f = h5::open_file_read(out);
     got.push_back({h5::read_dataset<double>(f, "log_px"), h5::read_dataset<double>(f, "log_px_prior"),
-                   h5::read_dataset<double>(f, "elbo")});
+                   h5::read_dataset<double>(f, "elbo"), h5::read_dataset<double>(f, "posterior_mean")});
   }
   ASSERT_EQ(got[0][0].data.size(), 300u * 3);
   for (size_t c = 1; c < got.size(); ++c)
-    for (size_t a = 0; a < 3; ++a) {
+    for (size_t a = 0; a < 4; ++a) {
       ASSERT_EQ(got[0][a].dims, got[c][a].dims) << c << " " << a;
       // Bit for bit (memcmp, not ==: also NaN-proof).
       EXPECT_EQ(0, std::memcmp(got[0][a].data.data(), got[c][a].data.data(), got[0][a].data.size() * sizeof(double)))

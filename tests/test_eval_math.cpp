@@ -9,6 +9,7 @@
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/core/likelihood.hpp"
 #include "aevb/core/sgvb.hpp"
+#include "aevb/io/eval_results.hpp"
 #include "ppca_model.hpp"
 
 namespace aevb {
@@ -202,6 +203,19 @@ TEST(EvalConstruction, LogSumExpIsStableAndExact) {
   b.add(-std::numeric_limits<double>::infinity());
   b.add(5.0);
   EXPECT_DOUBLE_EQ(b.value(), 5.0);
+}
+
+// Active units against a hand count: unit 0 varies (variance 1), unit 1 barely
+// (variance 0.0025 < 0.01), unit 2 is constant; a NaN row is skipped.
+TEST(ActiveUnits, CountsUnitsWhosePosteriorMeansVary) {
+  const std::vector<double> mu{1, 0.05, 3,  -1, -0.05, 3,  1, 0.05, 3,  -1, -0.05, 3,  NAN, 100, 3};
+  const ActiveUnits a = active_units(mu, 3);
+  EXPECT_EQ(a.active, 1);
+  ASSERT_EQ(a.variance.size(), 3u);
+  EXPECT_DOUBLE_EQ(a.variance[0], 1.0);
+  EXPECT_NEAR(a.variance[1], 0.0025, 1e-15);
+  EXPECT_EQ(a.variance[2], 0.0);
+  EXPECT_EQ(active_units(mu, 3, 0.001).active, 2);
 }
 
 }  // namespace

@@ -222,6 +222,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "aevb-train: error: --iwae-k: only used with --objective iwae (got --objective elbo)"},
         BadCase{"IwaeKZero", "--data {data} --out {out} --objective iwae --iwae-k 0", 2,
                 "aevb-train: error: --iwae-k: expected an integer in [1, 16777216), got '0'"},
+        BadCase{"BayesKlWithoutBayes", "--data {data} --out {out} --bayes-kl sampled", 2,
+                "aevb-train: error: --bayes-kl: only used with --bayes full"},
+        BadCase{"BayesWithoutPrior", "--data {data} --out {out} --bayes full --weight-prior-precision 0", 2,
+                "aevb-train: error: --bayes full: needs a proper prior over the weights, --weight-prior-precision > 0 "
+                "(got 0)"},
         BadCase{"KeepBestWithoutValidation", "--data {data} --out {out} --keep-best on", 2,
                 "aevb-train: error: --keep-best on: needs a validation split (--valid-split NAME)"},
         BadCase{"ValidationSplitMissing", "--data {data} --out {out} --valid-split valid", 3,
@@ -301,6 +306,9 @@ INSTANTIATE_TEST_SUITE_P(
         OptionCase{"adam_lr0_01_iwae_schedule", "--optimizer adam --lr 0.01 --lr-schedule iwae"},
         OptionCase{"estimator_A_3_samples", "--estimator A --samples 3"},
         OptionCase{"iwae_k4_adam", "--objective iwae --iwae-k 4 --optimizer adam --lr 0.003"},
+        OptionCase{"bayes_full_analytic_kl", "--bayes full --optimizer adam --lr 0.003"},
+        OptionCase{"bayes_full_sampled_kl_init_std", "--bayes full --bayes-kl sampled --bayes-init-std 0.01 "
+                                                     "--optimizer adam --lr 0.003 --weight-prior-precision 2"},
         OptionCase{"relu_glorot", "--activation relu --init glorot"},
         OptionCase{"softplus_no_weight_prior_glorot",
                    "--activation softplus --weight-prior-precision 0 --init glorot"},

@@ -60,7 +60,8 @@ ElboSums Sgvb::sample_and_score(const Batch& b, const SgvbNoise& noise, PointElb
       }
     }
   });
-  dec_ = m_.decoder.forward(z_.data(), R);
+  dec_ = bayes_ ? bayes_->forward(z_.data(), b.rows, L_, b.index, noise.seed, noise.step)
+               : m_.decoder.forward(z_.data(), R);
   lik_.log_prob(b.x, L, dec_, R, ll_.data());
 
   // Each point's terms on the threads, the sums in point order (so they do not
@@ -167,7 +168,7 @@ void Sgvb::backward_decoder() {
   lik_.loss_grad(batch_.x, L_, dec_, R, weight_.data(), ddec_.data());
   // dL/dz is copied out of the decoder's workspace: the network may run again
   // (another forward, or rebinding its weights) before backward_encoder().
-  const float* dz = m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
+  const float* dz = bayes_ ? bayes_->backward(ddec_.data()) : m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
   dz_.assign(dz, dz + R * m_.spec().latent);
 }
 

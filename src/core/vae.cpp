@@ -70,7 +70,9 @@ int64_t param_count(const ModelSpec& spec) {
     return rows >= 0 && cols >= 0 && !__builtin_mul_overflow(rows, cols, &n) &&
            !__builtin_add_overflow(n, 15, &n) && !__builtin_add_overflow(total, n / 16 * 16, &total);
   };
-  for (const auto& sizes : {encoder_sizes(spec), decoder_sizes(spec)})
+  std::vector<std::vector<int64_t>> nets{encoder_sizes(spec), decoder_sizes(spec)};
+  if (spec.bayes) nets.push_back(decoder_sizes(spec));  // rho_theta mirrors the decoder
+  for (const auto& sizes : nets)
     for (size_t l = 0; l + 1 < sizes.size(); ++l)
       if (!add(sizes[l], sizes[l + 1]) || !add(1, sizes[l + 1])) return -1;
   return total;
@@ -85,6 +87,16 @@ Vae::Vae(const ModelSpec& spec, ParamLayout&& scratch)
       layout_(std::move(scratch)) {
   if (spec.x_dim <= 0 || spec.latent <= 0) throw usage_error("model dimensions must be positive");
   decoder_begin_ = decoder.weight_offset(0);  // decoder blocks were registered after the encoder's
+  rho_begin_ = layout_.total();
+  if (spec.bayes) {
+    // rho_theta: the decoder's blocks again, same shapes and padding, so the rho
+    // of the parameter at p sits at p + rho_begin - decoder_begin.
+    const auto& sizes = decoder.sizes();
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+      layout_.add("decoder_rho." + std::to_string(l) + ".W", sizes[l], sizes[l + 1]);
+      layout_.add("decoder_rho." + std::to_string(l) + ".b", 1, sizes[l + 1]);
+    }
+  }
   params.assign(static_cast<size_t>(layout_.total()), 0.f);
   own_grads_.assign(static_cast<size_t>(layout_.total()), 0.f);
   bind_gradients(own_grads_.data());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <numeric>
 #include <unordered_map>
@@ -122,6 +123,7 @@ void describe_run(const EvalConfig& cfg, const Inputs& in, EvalResults& r) {
   r.binarize_seed = cfg.binarize_seed;
   r.elbo_samples = cfg.elbo_samples;
   r.prior_samples = cfg.prior_samples;
+  r.latent = in.model.model->spec().latent;
 }
 
 // Every rank reads OUT.partial (rank 0 writes, everyone reads); --force ignores it.
@@ -168,6 +170,10 @@ struct Local {
 
 void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, int64_t nK, bool prior) {
   for (int64_t k = 0; k < nK; ++k) to.log_px[j * nK + k] = from.log_px[i * nK + k];
+  // (A partial file of an older aevb-eval has no posterior means: NaN.)
+  const size_t J = static_cast<size_t>(to.latent);
+  for (size_t u = 0; u < J; ++u)
+    to.mu[j * J + u] = from.latent == to.latent ? from.mu[i * J + u] : std::numeric_limits<double>::quiet_NaN();
   to.elbo[j] = from.elbo[i];
   to.rec[j] = from.rec[i];
   to.kl[j] = from.kl[i];
@@ -188,6 +194,10 @@ void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& s
   for (int64_t u = b; u < b + nb; u += p.unit) {
     const int64_t nu = std::min(p.unit, b + nb - u);
     sg.evaluate({x.row(u - b), gi + (u - b), nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
+    const int64_t J = L.r.latent;
+    for (int64_t i = 0; i < nu; ++i)
+      for (int64_t j = 0; j < J; ++j)
+        L.r.mu[static_cast<size_t>((u + i) * J + j)] = sg.encoder_output()[i * 2 * J + j];
     for (int64_t i = 0; i < nu; ++i) {
       const PointElbo& e = terms[static_cast<size_t>(i)];
       L.r.elbo[static_cast<size_t>(u + i)] = e.elbo;
@@ -220,6 +230,8 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   L.r.rec.resize(static_cast<size_t>(n));
   L.r.kl.resize(static_cast<size_t>(n));
   if (prior) L.r.log_px_prior.resize(static_cast<size_t>(n));
+  L.r.latent = m.spec().latent;
+  L.r.mu.resize(static_cast<size_t>(n * L.r.latent));
   L.have.assign(static_cast<size_t>(n), 0);
   Sgvb sg(m, Estimator::kB, cfg.elbo_samples);
   const int64_t block = p.unit * std::max<int64_t>(1, 200000 / (cfg.ks.back() * p.unit));
@@ -282,6 +294,9 @@ EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& c
     mine.rec.push_back(L.r.rec[i]);
     mine.kl.push_back(L.r.kl[i]);
     if (prior) mine.log_px_prior.push_back(L.r.log_px_prior[i]);
+    const size_t J = static_cast<size_t>(L.r.latent);
+    mine.mu.insert(mine.mu.end(), L.r.mu.begin() + static_cast<std::ptrdiff_t>(i * J),
+                   L.r.mu.begin() + static_cast<std::ptrdiff_t>((i + 1) * J));
   }
   EvalResults r;
   r.index = comm.gather(mine.index);
@@ -290,6 +305,8 @@ EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& c
   r.rec = comm.gather(mine.rec);
   r.kl = comm.gather(mine.kl);
   if (prior) r.log_px_prior = comm.gather(mine.log_px_prior);
+  r.mu = comm.gather(mine.mu);
+  r.latent = L.r.latent;
   return r;
 }
 
@@ -307,6 +324,7 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
     done.log_px.resize(done.log_px.size() + static_cast<size_t>(nK));
     done.elbo.push_back(0), done.rec.push_back(0), done.kl.push_back(0);
     if (prior) done.log_px_prior.push_back(0);
+    done.mu.resize(done.mu.size() + static_cast<size_t>(done.latent));
     copy_point(fin.r, i, done, j, nK, prior);
   }
   EvalResults& r = done;
@@ -358,6 +376,11 @@ json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults do
     std::cerr << kTool << ": prior sampling, K = " << cfg.prior_samples
               << fmt(": NLL %.4f +- %.4f nats", -p.mean, p.se) << std::endl;
   }
+  const ActiveUnits au = active_units(r.mu, r.latent);
+  s["active_units"] = au.active;
+  s["latent_mean_variance"] = au.variance;
+  std::cerr << kTool << ": " << au.active << " of " << r.latent
+            << " latent units active (variance of E_q[z_j|x] over the points > 0.01)" << std::endl;
   s["sample_evals"] = r.sample_evals;
   s["sample_evals_per_s"] = r.sample_evals_per_s;
   s["is_seconds"] = is.is_seconds;

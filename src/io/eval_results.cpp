@@ -46,6 +46,8 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_dataset(root, "kl", r.kl.data(), {n});
   h5::write_dataset(root, "index", r.index.data(), {n});
   if (!r.log_px_prior.empty()) h5::write_dataset(root, "log_px_prior", r.log_px_prior.data(), {n});
+  if (r.latent > 0)
+    h5::write_dataset(root, "posterior_mean", r.mu.data(), {n, static_cast<hsize_t>(r.latent)});
   f.commit();
 }
 
@@ -77,9 +79,15 @@ EvalResults read_eval_results(const std::string& path) {
   r.rec = h5::read_dataset<double>(root, "rec").data;
   r.kl = h5::read_dataset<double>(root, "kl").data;
   if (h5::has_link(root, "log_px_prior")) r.log_px_prior = h5::read_dataset<double>(root, "log_px_prior").data;
+  if (h5::has_link(root, "posterior_mean")) {  // absent in files of older releases
+    auto mu = h5::read_dataset<double>(root, "posterior_mean");
+    if (mu.dims.size() != 2) throw input_error(path + ": /posterior_mean is not 2-D (points x latent)");
+    r.latent = static_cast<int64_t>(mu.dims[1]);
+    r.mu = std::move(mu.data);
+  }
   const size_t n = r.index.size();
   if (r.log_px.size() != n * r.k_values.size() || r.elbo.size() != n || r.rec.size() != n || r.kl.size() != n ||
-      (r.prior_samples > 0 && r.log_px_prior.size() != n))
+      (r.prior_samples > 0 && r.log_px_prior.size() != n) || r.mu.size() != n * static_cast<size_t>(r.latent))
     throw input_error(path + ": per-point datasets disagree in length with /index (" + std::to_string(n) + " points)");
   return r;
 }
@@ -98,6 +106,35 @@ MeanSe mean_se(const double* values, int64_t n, int64_t stride, int64_t offset) 
   }
   m.se = std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n));
   return m;
+}
+
+ActiveUnits active_units(const std::vector<double>& mu, int64_t latent, double threshold) {
+  ActiveUnits a;
+  if (latent <= 0) return a;
+  const size_t J = static_cast<size_t>(latent), n = mu.size() / J;
+  std::vector<double> mean(J, 0.0);
+  int64_t used = 0;
+  auto finite_row = [&](size_t i) {
+    for (size_t j = 0; j < J; ++j)
+      if (!std::isfinite(mu[i * J + j])) return false;
+    return true;
+  };
+  for (size_t i = 0; i < n; ++i)
+    if (finite_row(i)) {
+      ++used;
+      for (size_t j = 0; j < J; ++j) mean[j] += mu[i * J + j];
+    }
+  a.variance.assign(J, 0.0);
+  if (used < 2) return a;
+  for (size_t j = 0; j < J; ++j) mean[j] /= static_cast<double>(used);
+  for (size_t i = 0; i < n; ++i)  // two passes: the means can be large against the spread
+    if (finite_row(i))
+      for (size_t j = 0; j < J; ++j) a.variance[j] += (mu[i * J + j] - mean[j]) * (mu[i * J + j] - mean[j]);
+  for (size_t j = 0; j < J; ++j) {
+    a.variance[j] /= static_cast<double>(used);
+    if (a.variance[j] > threshold) ++a.active;
+  }
+  return a;
 }
 
 }  // namespace aevb

@@ -18,6 +18,9 @@ void write_model_spec(int64_t loc, const ModelSpec& s) {
   h5::write_attr_string(loc, "activation", to_string(s.activation));
   h5::write_attr_string(loc, "decoder", to_string(s.decoder));
   h5::write_attr_string(loc, "gaussian_mean", s.gaussian_sigmoid_mean ? "sigmoid" : "identity");
+  // "map": /params is the point estimate; "full": the decoder's weights have a
+  // Gaussian posterior, /params holds [encoder | mu_theta | rho_theta].
+  h5::write_attr_string(loc, "bayes", s.bayes ? "full" : "map");
 }
 
 ModelSpec read_model_spec(int64_t loc, const std::string& path) {
@@ -40,6 +43,11 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path) {
     const std::string mean = h5::read_attr_string(loc, "gaussian_mean");
     if (mean != "sigmoid" && mean != "identity") throw bad_value("gaussian_mean", mean, "sigmoid or identity");
     s.gaussian_sigmoid_mean = mean == "sigmoid";
+    if (h5::has_attr(loc, "bayes")) {  // absent in files of earlier releases: MAP
+      const std::string bayes = h5::read_attr_string(loc, "bayes");
+      if (bayes != "map" && bayes != "full") throw bad_value("bayes", bayes, "map or full");
+      s.bayes = bayes == "full";
+    }
   } catch (const Error& e) {
     if (e.code() == kExitBadInput && std::string(e.what()).rfind(path + ": unknown ", 0) == 0) throw;
     throw input_error(path + ": bad model architecture: " + e.what());

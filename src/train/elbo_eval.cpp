@@ -18,6 +18,7 @@ ElboSums evaluate_elbo(Vae& m, RowRange& mine, bool binarize, uint64_t eval_seed
                        const MpiComm& comm, int64_t chunk) {
   const bool iwae = bound.objective == Objective::kIwae;
   Sgvb sg(m, iwae ? Estimator::kA : Estimator::kB, bound.samples, bound.objective);
+  sg.set_bayes_decoder(bound.bayes);
   ElboSums local;
   int code = 0;
   std::string message;

@@ -41,7 +41,15 @@ po::options_description describe_options(TrainConfig& c) {
     ("latent", po::value(&c.model.latent)->default_value(c.model.latent), "latent dimension J")
     ("activation", po::value(&c.activation)->default_value(c.activation), "tanh | relu | softplus")
     ("decoder", po::value(&c.decoder)->default_value(c.decoder), "bernoulli (binary data) | gaussian (real data)")
-    ("gaussian-mean", po::value(&c.gaussian_mean)->default_value(c.gaussian_mean), "sigmoid | identity: squash the Gaussian decoder's mean into (0,1)");
+    ("gaussian-mean", po::value(&c.gaussian_mean)->default_value(c.gaussian_mean), "sigmoid | identity: squash the Gaussian decoder's mean into (0,1)")
+    ("bayes", po::value(&c.bayes)->default_value(c.bayes),
+     "map (point estimate of the decoder's weights, with the weight prior as decay) | full (variational Bayes over "
+     "them, AEVB Appendix F: q(theta) = N(mu, softplus(rho)^2), prior N(0, I/weight-prior-precision), local "
+     "reparameterization)")
+    ("bayes-kl", po::value(&c.bayes_kl)->default_value(c.bayes_kl),
+     "--bayes full: KL(q(theta) || p(theta)) in closed form (analytic) or sampled with one theta per step (sampled)")
+    ("bayes-init-std", po::value(&c.bayes_init_std)->default_value(c.bayes_init_std, default_text(c.bayes_init_std)),
+     "--bayes full: the initial posterior standard deviation sigma_theta of every decoder weight");
   po::options_description est("Estimator");
   est.add_options()
     ("estimator", po::value(&c.estimator)->default_value(c.estimator), "SGVB estimator: A (generic) | B (analytic KL)")
@@ -113,6 +121,13 @@ void validate(TrainConfig& c, const po::variables_map& vm) {
   c.model.activation = parse_activation(c.activation);
   c.model.decoder = parse_decoder(c.decoder);
   c.model.gaussian_sigmoid_mean = c.gaussian_mean == "sigmoid";
+  c.model.bayes = c.bayes == "full";
+  if (!c.model.bayes) {
+    for (const char* o : {"bayes-kl", "bayes-init-std"})
+      if (given(o)) throw usage_error(std::string("--") + o + ": only used with --bayes full");
+  } else if (!(c.opt.prior_precision > 0)) {
+    throw usage_error("--bayes full: needs a proper prior over the weights, --weight-prior-precision > 0 (got 0)");
+  }
   (void)c.estimator_kind();
   if (c.objective_kind() == Objective::kIwae) {
     if (given("estimator") && c.estimator != "A")
@@ -152,6 +167,9 @@ const OptionRules& train_option_rules() {
       R::words("activation", {"tanh", "relu", "softplus"}),
       R::words("decoder", {"bernoulli", "gaussian"}),
       R::words("gaussian-mean", {"sigmoid", "identity"}),
+      R::words("bayes", {"map", "full"}),
+      R::words("bayes-kl", {"analytic", "sampled"}),
+      R::real("bayes-init-std").gt(0).le(10),
       R::words("estimator", {"A", "B"}),
       R::integer("samples").ge(1).lt(1 << 24),  // the noise key's sample field (base/rng.hpp)
       R::words("objective", {"elbo", "iwae"}),
@@ -238,7 +256,8 @@ std::string TrainConfig::to_ini() const {
     << "\nmax-train-rows = " << max_train_rows << "\nmax-test-rows = " << max_test_rows << "\nbinarize = " << binarize
     << "\nshuffle = " << shuffle << "\nmemory-budget = " << memory_budget
     << "\nhidden = " << hidden << "\nlatent = " << model.latent << "\nactivation = " << activation
-    << "\ndecoder = " << decoder << "\ngaussian-mean = " << gaussian_mean << "\nestimator = " << estimator
+    << "\ndecoder = " << decoder << "\ngaussian-mean = " << gaussian_mean << "\nbayes = " << bayes
+    << (bayes == "full" ? "\nbayes-kl = " + bayes_kl + "\nbayes-init-std = " + default_text(bayes_init_std) : std::string()) << "\nestimator = " << estimator
     << "\nsamples = " << samples << "\nobjective = " << objective
     << (objective == "iwae" ? "\niwae-k = " + std::to_string(iwae_k) : std::string()) << "\nbatch = " << batch << "\ninit = " << init << "\ninit-std = " << default_text(init_std)
     << "\noutput-bias-init = " << output_bias_init << "\noptimizer = " << optimizer << "\nlr = " << default_text(schedule.base_lr)

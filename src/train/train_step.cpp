@@ -61,6 +61,10 @@ StepResult TrainStep::run(const StepInput& in) {
   out.stop = ctl[kStop] > 0.f;
   out.checkpoint = ctl[kCheckpoint] > 0.f;
 
+  // With full VB the KL over the decoder's weights enters here, once, on every
+  // rank alike (its noise is keyed by the step only).
+  if (m.spec().bayes) weight_kl(m, s_.prior_precision, s_.weight_kl, s_.seed, static_cast<uint64_t>(in.step), m.grads.data());
+
   // 8. Update; the weight prior's gradient is added here, once. A non-finite
   // gradient (the loss can be finite while e.g. exp(log sigma^2) overflows in
   // float) stops the run the same way; the parameters in memory are then never

@@ -42,7 +42,8 @@ class Trainer {
   void check_replicas();
   void report_progress(int64_t epoch, int64_t epoch_steps, double t_epoch, const ElboSums& epoch_sums, float lr);
   void end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch_s, float lr, double data_wait_s);
-  BoundSpec bound() const { return {cfg_.objective_kind(), cfg_.samples_per_point()}; }
+  BoundSpec bound() const { return {cfg_.objective_kind(), cfg_.samples_per_point(), bayes_.get()}; }
+  void put_weight_posterior(json& j) const;
   json eval_metrics();
   void keep_if_best(const json& metrics);
   ModelMeta model_meta() const;
@@ -67,6 +68,7 @@ class Trainer {
   const RunIdentity id_;
   Vae m_;
   Optimizer opt_;
+  std::unique_ptr<BayesDecoder> bayes_;  // --bayes full
   Sgvb sgvb_;
   Watchdog watchdog_;  // armed by the first phase() (run()'s initial test ELBO or first epoch)
   TrainStep step_;
@@ -105,11 +107,14 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
       total_steps_(total_steps_of(cfg_, steps_per_epoch_)),
       id_(run_identity(cfg_, in_, comm)),
       m_(cfg_.model),
-      opt_(cfg_.opt, m_.num_params()),
+      opt_(cfg_.optimizer_config(), m_.num_params()),
+      bayes_(cfg_.model.bayes ? std::make_unique<BayesDecoder>(m_) : nullptr),
       sgvb_(m_, cfg_.estimator_kind(), cfg_.samples_per_point(), cfg_.objective_kind()),
       watchdog_(kTool, comm.rank(), cfg_.watchdog_seconds),
       step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
-             comm.size() > 1 && cfg_.overlap != "off", &watchdog_}) {
+             comm.size() > 1 && cfg_.overlap != "off", &watchdog_, cfg_.opt.prior_precision,
+             cfg_.weight_kl_kind()}) {
+  sgvb_.set_bayes_decoder(bayes_.get());
   init_model();
   progress_ = resume_training(cfg_, id_, m_, opt_, comm_);
   first_step_ = progress_.step;
@@ -136,6 +141,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
 // Rank 0's initialization is broadcast, so every rank starts identical.
 void Trainer::init_model() {
   init_params(m_, parse_init(cfg_.init), cfg_.init_std, cfg_.seed);
+  if (bayes_) init_weight_posterior(m_, cfg_.bayes_init_std);
   if (cfg_.output_bias_init == "mean") init_output_bias_to_mean(m_, mean_training_input(cfg_, in_, comm_));
   comm_.bcast(m_.params.data(), m_.num_params());
 }
@@ -168,6 +174,25 @@ void Trainer::keep_if_best(const json& metrics) {
   save_model(best_model_path(), m_, meta);
 }
 
+// --bayes full: the bound per point includes -KL(q(theta) || p(theta)) / N (in
+// closed form, at the parameters of the moment), so the *_elbo values of a
+// metrics line are the full bound; the KL per point and the quantiles of
+// sigma_theta are reported beside them.
+void Trainer::put_weight_posterior(json& j) const {
+  if (!bayes_) return;
+  const double per_point = weight_kl(m_, cfg_.opt.prior_precision, WeightKl::kAnalytic, 0, 0, nullptr) / N_;
+  for (const char* k : {"train_elbo", "test_elbo", "valid_elbo"})
+    if (j.contains(k)) j[k] = j[k].get<double>() - per_point;
+  j["weight_kl_per_point"] = per_point;
+  std::vector<float> sigma;
+  for (const ParamBlock& b : m_.layout().blocks())
+    if (b.offset >= m_.rho_begin())
+      for (int64_t i = 0; i < b.size(); ++i) sigma.push_back(softplus(m_.params[static_cast<size_t>(b.offset + i)]));
+  std::sort(sigma.begin(), sigma.end());
+  auto q = [&](double p) { return sigma[static_cast<size_t>(p * static_cast<double>(sigma.size() - 1))]; };
+  j["sigma_theta_quantiles"] = {{"0.01", q(0.01)}, {"0.5", q(0.5)}, {"0.99", q(0.99)}};
+}
+
 ModelMeta Trainer::model_meta() const {
   ModelMeta meta;
   meta.row_shape = in_.train_info.row_shape;
@@ -186,6 +211,7 @@ json Trainer::run() {
     watchdog_.phase("the initial test ELBO (then waiting for the other ranks)", true, 0);
     json line{{"epoch", 0}, {"step", 0}};
     line.update(eval_metrics());
+    put_weight_posterior(line);
     line["wall_seconds"] = now_s() - t_start_;
     if (root_) metrics_->append(line);
   }
@@ -281,8 +307,9 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
     // rank stuck elsewhere reports first.
     watchdog_.phase("the test ELBO (then waiting for the other ranks)", true, progress_.step);
     last_.update(eval_metrics());
-    keep_if_best(last_);
   }
+  put_weight_posterior(last_);
+  keep_if_best(last_);
   if (root_) {
     watchdog_.phase("writing metrics.jsonl", false, progress_.step);
     metrics_->append(last_);
@@ -367,8 +394,9 @@ json Trainer::finish() {
            {"storage_bytes_read", io[1]},
            {"peak_rss_bytes", peak_rss}};
   out["objective"] = cfg_.objective == "iwae" ? "iwae-" + std::to_string(cfg_.iwae_k) : "elbo";
-  for (const char* k :
-       {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl", "valid_elbo", "valid_rec", "valid_kl"})
+  out["bayes"] = cfg_.bayes;
+  for (const char* k : {"train_elbo", "train_rec", "train_kl", "test_elbo", "test_rec", "test_kl", "valid_elbo",
+                        "valid_rec", "valid_kl", "weight_kl_per_point", "sigma_theta_quantiles"})
     if (last_.contains(k)) out[k] = last_[k];
   if (cfg_.keep_best == "on" && progress_.best_valid_epoch > 0) {
     out["best_model"] = best_model_path();

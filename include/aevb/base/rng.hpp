@@ -29,6 +29,8 @@ enum class Purpose : uint32_t {
   kPriorSample = 8,     // z ~ p(z) (naive Monte Carlo estimator, sampling)
   kBlockOrder = 9,      // --shuffle blocks: the order of the blocks (step = epoch)
   kWindowOrder = 13,    // --shuffle blocks: rows inside a window (step = epoch, sample = window)
+  kWeightNoise = 14,    // full VB: the decoder's pre-activation noise (local reparameterization)
+  kWeightKl = 15,       // full VB: the theta sample of the sampled KL(q(theta) || p(theta)) (index 0)
   // Data preparation (aevb-data), never used at training time:
   kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
   kStaticBinarize = 11, // static binarization (step = source stream, index = source row)

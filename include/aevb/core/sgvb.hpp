@@ -39,6 +39,7 @@
 
 #include "aevb/base/buffer.hpp"
 #include "aevb/base/rng.hpp"
+#include "aevb/core/bayes_decoder.hpp"
 #include "aevb/core/likelihood.hpp"
 #include "aevb/core/vae.hpp"
 
@@ -108,6 +109,14 @@ class Sgvb {
   // weights must add up to the loss scale).
   void set_sample_weights(const float* w);
 
+  // Full VB over the decoder's weights: the decoder runs through `bayes` (local
+  // reparameterization, its noise keyed by the call's seed and step and each
+  // row's global index and sample); nullptr: the decoder's own weights.
+  void set_bayes_decoder(BayesDecoder* bayes) { bayes_ = bayes; }
+
+  // The encoder's output of the last forward/evaluate, [mu | log sigma^2] per
+  // row (rows x 2J); valid until the encoder runs again.
+  const float* encoder_output() const { return enc_; }
   // The noise of the last forward/evaluate (rows*L x J), exposed for tests.
   const FloatBuffer& eps() const { return eps_; }
   int samples() const { return L_; }
@@ -123,6 +132,7 @@ class Sgvb {
   int L_;
   Objective obj_;
   DecoderLikelihood lik_;
+  BayesDecoder* bayes_ = nullptr;
   Batch batch_;
   float loss_scale_ = 0.f;
   const float* enc_ = nullptr;  // encoder output of the last forward: [mu | log sigma^2] per row

@@ -29,6 +29,9 @@ struct ModelSpec {
   Activation activation = Activation::kTanh;
   DecoderKind decoder = DecoderKind::kBernoulli;
   bool gaussian_sigmoid_mean = true;  // squash the Gaussian mean into (0,1) (AEVB paper, Frey Face)
+  // Full variational Bayes over the decoder's weights (core/bayes_decoder.hpp):
+  // the decoder's blocks hold mu_theta, followed by rho_theta in the same layout.
+  bool bayes = false;
 
   std::string hidden_string() const;                        // "500" or "200,200"
   static std::vector<int64_t> parse_hidden(const std::string& s);  // throws usage_error
@@ -53,6 +56,10 @@ class Vae {
   // buffers; its gradients are complete before the encoder's backward starts,
   // which is what lets the allreduce of that range overlap the encoder backward.
   int64_t decoder_begin() const { return decoder_begin_; }
+  // Where the decoder's blocks end: num_params() for a MAP model; for a Bayesian
+  // one (spec.bayes) rho_theta fills [rho_begin(), num_params()), laid out as
+  // the decoder's blocks [decoder_begin(), rho_begin()).
+  int64_t rho_begin() const { return rho_begin_; }
 
   FloatBuffer params;  // theta, one contiguous buffer
   // The gradient, same layout as params: a view into the model's own buffer,
@@ -68,7 +75,7 @@ class Vae {
   Vae(const ModelSpec& spec, ParamLayout&& layout_scratch);
   ModelSpec spec_;
   ParamLayout layout_;
-  int64_t decoder_begin_ = 0;
+  int64_t decoder_begin_ = 0, rho_begin_ = 0;
   FloatBuffer own_grads_;
 };
 

@@ -6,6 +6,8 @@
 //   /elbo /rec /kl float64 [points]       analytic-KL ELBO and its terms
 //   /index         int64   [points]       global index of each point in the split
 //   /log_px_prior  float64 [points]       naive estimator (z ~ p(z)), only with --prior-samples
+//   /posterior_mean float64 [points x J]  E_q[z|x], the encoder's mean (NaN rows: points an
+//                                         interrupted run of an older aevb-eval finished)
 //   root attrs: format, format_version, model, model_format, model_params_sha256,
 //     model_step, dataset, data_dir, split, seed, k_values, elbo_samples,
 //     prior_samples, binarization, binarize_seed, points, sample_evals,
@@ -24,6 +26,8 @@ struct EvalResults {
   std::vector<double> log_px;  // points x k_values.size(), row-major
   std::vector<double> elbo, rec, kl;
   std::vector<double> log_px_prior;  // empty unless prior_samples > 0
+  std::vector<double> mu;            // points x latent: the encoder's mean of each point
+  int64_t latent = 0;
   // What was evaluated, and how.
   std::vector<int64_t> k_values;
   std::string model_path, model_format, model_params_sha256, dataset, data_dir, split, binarization;
@@ -50,5 +54,14 @@ struct MeanSe {
 };
 // Over values[i * stride + offset], i < n.
 MeanSe mean_se(const double* values, int64_t n, int64_t stride = 1, int64_t offset = 0);
+
+// Active latent units (Burda, Grosse & Salakhutdinov 2016, section 5.2): unit j
+// is active when Cov_x(E_q[z_j|x]) > threshold (0.01 in the paper), the
+// variance over the points of their posterior means. Rows with a NaN are skipped.
+struct ActiveUnits {
+  int64_t active = 0;
+  std::vector<double> variance;  // per unit
+};
+ActiveUnits active_units(const std::vector<double>& mu, int64_t latent, double threshold = 0.01);
 
 }  // namespace aevb

@@ -17,6 +17,7 @@ ElboSums allreduce_sum(const ElboSums& local, const MpiComm& comm);
 struct BoundSpec {
   Objective objective = Objective::kElbo;
   int samples = 1;  // L or K
+  BayesDecoder* bayes = nullptr;  // full VB: the decoder with weight noise (data term under q(theta))
 };
 
 // The bound on this rank's rows in chunks (binarized with the evaluation

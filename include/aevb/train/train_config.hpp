@@ -27,6 +27,9 @@ struct TrainConfig {
   // model
   ModelSpec model;
   std::string hidden = "500", activation = "tanh", decoder = "bernoulli", gaussian_mean = "sigmoid";
+  // full variational Bayes over the decoder's weights (core/bayes_decoder.hpp)
+  std::string bayes = "map", bayes_kl = "analytic";
+  float bayes_init_std = 1e-3f;
   // estimator
   std::string estimator = "B";
   int samples = 1;
@@ -59,6 +62,15 @@ struct TrainConfig {
 
   Estimator estimator_kind() const { return parse_estimator(estimator); }
   Objective objective_kind() const { return parse_objective(objective); }
+  WeightKl weight_kl_kind() const { return parse_weight_kl(bayes_kl); }
+  // The optimizer's settings: with --bayes full the weight prior enters through
+  // KL(q(theta) || p(theta)) instead of the MAP decay (and the encoder's
+  // variational parameters have no prior).
+  OptimizerConfig optimizer_config() const {
+    OptimizerConfig o = opt;
+    if (model.bayes) o.prior_precision = 0.f;
+    return o;
+  }
   // Samples of z per point in the training loss: L for the ELBO, K for IWAE.
   int samples_per_point() const { return objective_kind() == Objective::kIwae ? iwae_k : samples; }
   ShuffleSpec shuffle_spec() const { return ShuffleSpec::parse(shuffle); }

@@ -11,7 +11,9 @@
 //   6. finish the reduction: every rank holds the sum over ranks
 //   7. agreed checks: divergence stops every rank; stop/checkpoint requests
 //      of any rank reach all
-//   8. the optimizer update, which adds the weight prior's gradient once
+//   8. the optimizer update, which adds the weight prior's gradient once (with
+//      full VB over the decoder's weights, the gradient of KL(q(theta) || p(theta))
+//      is added once instead, just before)
 //
 // The loss is  -(N/M) sum_batch ELBO  with M the GLOBAL batch: summed over
 // ranks it is the same for any rank count. The control slots sit behind the
@@ -44,6 +46,9 @@ struct StepSetup {
   bool dynamic_binarization;
   bool overlap;             // overlap the decoder block's reduction with the encoder backward
   Watchdog* watchdog = nullptr;  // told when the step waits for the other ranks (base/watchdog.hpp)
+  // Full VB (model.spec().bayes): the KL term's prior precision and estimator.
+  float prior_precision = 1.f;
+  WeightKl weight_kl = WeightKl::kAnalytic;
 };
 
 // What this rank asks of all ranks at the end of a step.
