@@ -2,7 +2,7 @@
 # Every configuration of jobs/experiments/ is one aevb-train accepts and runs:
 # the submit scripts run with a fake `sbatch` that records its arguments, then
 # each line of each sweep file, with the script's common options, trains for
-# two steps on a tiny dataset (with the validation split the IWAE protocol
+# one epoch (4 steps) on a tiny dataset (with the validation split the IWAE protocol
 # needs), and the evaluation options run aevb-eval once.
 #   experiments_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
@@ -48,7 +48,7 @@ for s in "${subs[@]}"; do
   for line in "${lines[@]}"; do
     read -r -a config <<< "$line"
     out="$T/run$runs"
-    if ! "$BIN/aevb-train" --progress-every 0 "${common[@]}" "${config[@]}" --batch 20 --max-steps 2 --out "$out" \
+    if ! "$BIN/aevb-train" --progress-every 0 "${common[@]}" "${config[@]}" --batch 20 --max-steps 4 --out "$out" \
          > "$out.log" 2>&1; then
       echo "FAIL: $sweep: '$line' with ${common[*]}"; tail -n 3 "$out.log"; exit 1
     fi

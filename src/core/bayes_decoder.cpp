@@ -66,6 +66,16 @@ double weight_kl(const Vae& m, float lambda, WeightKl kind, uint64_t seed, uint6
   return kl;
 }
 
+FloatBuffer sample_theta(const Vae& m, uint64_t seed, int64_t s) {
+  const int64_t d0 = m.decoder_begin(), r0 = m.rho_begin();
+  FloatBuffer t(m.params.begin(), m.params.end());
+  std::vector<float> zeta(static_cast<size_t>(r0 - d0));
+  normals({seed, Purpose::kThetaSample, static_cast<uint64_t>(s), 0, 0}, zeta.data(), r0 - d0);
+  for (int64_t i = 0; i < r0 - d0; ++i)
+    t[static_cast<size_t>(d0 + i)] += softplus(m.params[static_cast<size_t>(r0 + i)]) * zeta[static_cast<size_t>(i)];
+  return t;
+}
+
 BayesDecoder::BayesDecoder(Vae& m) : m_(m) {
   if (!m.spec().bayes) throw usage_error("BayesDecoder: the model has no posterior over the decoder's weights");
   const std::vector<int64_t>& sizes = m.decoder.sizes();

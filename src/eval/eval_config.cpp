@@ -46,6 +46,7 @@ const OptionRules& eval_option_rules() {
       R::integer("seed").ge(0),
       R::integer("elbo-samples").ge(1).lt(1 << 24),   // the noise key's sample field (base/rng.hpp)
       R::integer("prior-samples").ge(0).lt(1 << 24),
+      R::integer("theta-samples").ge(0).le(100000),
       R::integer("chunk-rows").ge(1).le(int64_t{1} << 30),
       R::integer("threads").ge(1).le(1024),
       R::real("progress-every").ge(0),
@@ -72,7 +73,10 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the proposals z ~ q(z|x), z ~ p(z) and the ELBO's noise")
     ("elbo-samples", po::value(&c.elbo_samples)->default_value(c.elbo_samples), "L, samples per point of the ELBO (analytic KL)")
     ("prior-samples", po::value(&c.prior_samples)->default_value(c.prior_samples),
-     "K of the naive estimator with z ~ p(z) (0 = off)");
+     "K of the naive estimator with z ~ p(z) (0 = off)")
+    ("theta-samples", po::value(&c.theta_samples)->default_value(c.theta_samples),
+     "a model trained with --bayes full: S samples theta_s ~ q(theta) for the predictive log-likelihood "
+     "log 1/S sum_s p_theta_s(x), each p_theta_s(x) importance-sampled with the largest --k (0 = off)");
   po::options_description run("Running");
   run.add_options()
     ("chunk-rows", po::value(&c.chunk_rows)->default_value(c.chunk_rows), "rows (point, sample) per decoder call")

@@ -1,10 +1,8 @@
 #include "aevb/eval/evaluator.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <cstdio>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -20,6 +18,7 @@
 #include "aevb/base/error.hpp"
 #include "aevb/cli/options.hpp"
 #include "eval_inputs.hpp"
+#include "eval_summary.hpp"
 #include "aevb/io/eval_results.hpp"
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/io/model_file.hpp"
@@ -32,18 +31,11 @@
 #include "aevb/dist/stop_signal.hpp"
 
 namespace aevb {
-
 namespace {
 
 using json = nlohmann::json;
 constexpr const char* kTool = "aevb-eval";
 
-
-std::string fmt(const char* f, double a, double b = 0) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, f, a, b);
-  return buf;
-}
 
 // The samplers and how points are split over ranks. Points go to ranks in whole
 // groups of `unit` consecutive points, the same groups for every rank count:
@@ -51,11 +43,16 @@ std::string fmt(const char* f, double a, double b = 0) {
 // whatever P is, and the per-point results are bit-identical across rank counts.
 struct Plan {
   std::unique_ptr<ImportanceSampler> is, prior;
+  // A Bayesian model: the decoder with weight noise (the full bound), and the
+  // S parameter buffers theta_s ~ q(theta) of the predictive (encoder as is).
+  std::unique_ptr<BayesDecoder> bayes;
+  std::vector<FloatBuffer> thetas;
+  double kl_per_point = 0;
   int64_t unit = 1, lo = 0, hi = 0;  // this rank's points [lo, hi)
   int64_t n() const { return hi - lo; }
 };
 
-Plan make_plan(const EvalConfig& cfg, Vae& m, int64_t N, const MpiComm& comm) {
+Plan make_plan(const EvalConfig& cfg, Vae& m, int64_t N, int64_t train_rows, const MpiComm& comm) {
   Plan p;
   p.is = std::make_unique<ImportanceSampler>(m, Proposal::kPosterior, cfg.ks, cfg.seed, cfg.chunk_rows);
   p.unit = p.is->plan().points;
@@ -71,6 +68,12 @@ Plan make_plan(const EvalConfig& cfg, Vae& m, int64_t N, const MpiComm& comm) {
     p.prior = std::make_unique<ImportanceSampler>(m, Proposal::kPrior, std::vector<int64_t>{cfg.prior_samples},
                                                   cfg.seed, cfg.chunk_rows, g);
     p.unit = std::max(p.unit, g);
+  }
+  if (m.spec().bayes) {
+    p.bayes = std::make_unique<BayesDecoder>(m);
+    p.kl_per_point = weight_kl(m, m.spec().prior_precision, WeightKl::kAnalytic, 0, 0, nullptr) /
+                     static_cast<double>(std::max<int64_t>(train_rows, 1));
+    for (int64_t s = 0; s < cfg.theta_samples; ++s) p.thetas.push_back(sample_theta(m, cfg.seed, s));
   }
   const int64_t units = (N + p.unit - 1) / p.unit;
   const Range mine = part_of(0, units, comm.rank(), comm.size());
@@ -124,6 +127,11 @@ void describe_run(const EvalConfig& cfg, const Inputs& in, EvalResults& r) {
   r.elbo_samples = cfg.elbo_samples;
   r.prior_samples = cfg.prior_samples;
   r.latent = in.model.model->spec().latent;
+  r.theta_samples = cfg.theta_samples;
+  const Vae& m = *in.model.model;
+  if (m.spec().bayes && in.model.meta.train_rows > 0)
+    r.weight_kl_per_point = weight_kl(m, m.spec().prior_precision, WeightKl::kAnalytic, 0, 0, nullptr) /
+                            static_cast<double>(in.model.meta.train_rows);
 }
 
 // Every rank reads OUT.partial (rank 0 writes, everyone reads); --force ignores it.
@@ -148,6 +156,7 @@ Finished load_finished(const EvalConfig& cfg, const Inputs& in, const MpiComm& c
     cmp("binarization", f.r.binarization, want.binarization);
     cmp("binarize-seed", f.r.binarize_seed, want.binarize_seed);
     cmp("elbo-samples", f.r.elbo_samples, want.elbo_samples);
+    cmp("theta-samples", f.r.theta_samples, want.theta_samples);
     cmp("prior-samples", f.r.prior_samples, want.prior_samples);
     if (!diff.empty())
       throw output_error(partial_path(cfg) + ": the finished points of an interrupted evaluation with other settings (" +
@@ -178,17 +187,36 @@ void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, in
   to.rec[j] = from.rec[i];
   to.kl[j] = from.kl[i];
   if (prior) to.log_px_prior[j] = from.log_px_prior[i];
+  if (!to.elbo_full.empty()) to.elbo_full[j] = from.elbo_full[i];
+  if (!to.log_px_predictive.empty()) to.log_px_predictive[j] = from.log_px_predictive[i];
 }
 
 // All three estimates of one block of points: importance sampling, the
 // per-point ELBO (estimator B, as aevb-train's test ELBO: same noise for the
 // same seed) and, with --prior-samples, naive Monte Carlo with z ~ p(z).
 // x: the block's rows (this rank's points b..b+nb-1), binarized if the model is.
-void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& sg, int64_t b, int64_t nb, Local& L) {
+void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& sg, Sgvb& full, int64_t b, int64_t nb,
+                    Local& L) {
   const int64_t nK = static_cast<int64_t>(cfg.ks.size());
   const int64_t* gi = x.global_index.data();  // gi[u - b]: point u of this rank
   const double t = now_s();
   p.is->run(x.x.data(), gi, nb, L.r.log_px.data() + b * nK);
+  if (!p.thetas.empty()) {
+    // The predictive: the same sampler with the decoder at each theta_s, the
+    // estimates at the largest K averaged over s in probability space.
+    Vae& m = p.bayes->model();
+    std::vector<double> one(static_cast<size_t>(nb * nK));
+    std::vector<LogSumExp> acc(static_cast<size_t>(nb));
+    for (FloatBuffer& theta : p.thetas) {
+      m.decoder.bind(theta.data(), m.grads.data());
+      p.is->run(x.x.data(), gi, nb, one.data());
+      for (int64_t i = 0; i < nb; ++i) acc[static_cast<size_t>(i)].add(one[static_cast<size_t>(i * nK + nK - 1)]);
+    }
+    m.decoder.bind(m.params.data(), m.grads.data());
+    for (int64_t i = 0; i < nb; ++i)
+      L.r.log_px_predictive[static_cast<size_t>(b + i)] =
+          acc[static_cast<size_t>(i)].value() - std::log(static_cast<double>(p.thetas.size()));
+  }
   L.is_seconds += now_s() - t;
   std::vector<PointElbo> terms(static_cast<size_t>(p.unit));
   for (int64_t u = b; u < b + nb; u += p.unit) {
@@ -205,6 +233,13 @@ void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& s
       L.r.kl[static_cast<size_t>(u + i)] = e.kl;
     }
     if (p.prior) p.prior->run(x.row(u - b), gi + (u - b), nu, L.r.log_px_prior.data() + u);
+    if (p.bayes) {
+      // The full bound: the data term with each point's own theta (local
+      // reparameterization), minus the KL over theta per training point.
+      full.evaluate({x.row(u - b), gi + (u - b), nu}, {cfg.seed, Purpose::kEvalLatentNoise, 0}, terms.data());
+      for (int64_t i = 0; i < nu; ++i)
+        L.r.elbo_full[static_cast<size_t>(u + i)] = terms[static_cast<size_t>(i)].elbo - p.kl_per_point;
+    }
   }
 }
 
@@ -232,8 +267,11 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   if (prior) L.r.log_px_prior.resize(static_cast<size_t>(n));
   L.r.latent = m.spec().latent;
   L.r.mu.resize(static_cast<size_t>(n * L.r.latent));
+  if (p.bayes) L.r.elbo_full.resize(static_cast<size_t>(n));
+  if (!p.thetas.empty()) L.r.log_px_predictive.resize(static_cast<size_t>(n));
   L.have.assign(static_cast<size_t>(n), 0);
-  Sgvb sg(m, Estimator::kB, cfg.elbo_samples);
+  Sgvb sg(m, Estimator::kB, cfg.elbo_samples), full(m, Estimator::kB, cfg.elbo_samples);
+  full.set_bayes_decoder(p.bayes.get());
   const int64_t block = p.unit * std::max<int64_t>(1, 200000 / (cfg.ks.back() * p.unit));
   const int64_t blocks = static_cast<int64_t>(comm.allreduce_max(static_cast<double>((n + block - 1) / block)));
   const double t0 = now_s();
@@ -252,7 +290,7 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
       try {
         DataMatrix& x = rows->chunk(p.lo + b, nb);
         if (in.binarized) binarize_for_evaluation(x, cfg.binarize_seed);
-        evaluate_block(cfg, x, p, sg, b, nb, L);
+        evaluate_block(cfg, x, p, sg, full, b, nb, L);
       } catch (const Error& e) {  // a read failed: agreed below, every rank stops
         read_code = e.code();
         read_error = e.what();
@@ -294,6 +332,8 @@ EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& c
     mine.rec.push_back(L.r.rec[i]);
     mine.kl.push_back(L.r.kl[i]);
     if (prior) mine.log_px_prior.push_back(L.r.log_px_prior[i]);
+    if (!L.r.elbo_full.empty()) mine.elbo_full.push_back(L.r.elbo_full[i]);
+    if (!L.r.log_px_predictive.empty()) mine.log_px_predictive.push_back(L.r.log_px_predictive[i]);
     const size_t J = static_cast<size_t>(L.r.latent);
     mine.mu.insert(mine.mu.end(), L.r.mu.begin() + static_cast<std::ptrdiff_t>(i * J),
                    L.r.mu.begin() + static_cast<std::ptrdiff_t>((i + 1) * J));
@@ -306,6 +346,9 @@ EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& c
   r.kl = comm.gather(mine.kl);
   if (prior) r.log_px_prior = comm.gather(mine.log_px_prior);
   r.mu = comm.gather(mine.mu);
+  // (Every rank has the same model: the same arrays are present everywhere.)
+  if (!L.r.elbo_full.empty()) r.elbo_full = comm.gather(mine.elbo_full);
+  if (!L.r.log_px_predictive.empty()) r.log_px_predictive = comm.gather(mine.log_px_predictive);
   r.latent = L.r.latent;
   return r;
 }
@@ -325,6 +368,8 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
     done.elbo.push_back(0), done.rec.push_back(0), done.kl.push_back(0);
     if (prior) done.log_px_prior.push_back(0);
     done.mu.resize(done.mu.size() + static_cast<size_t>(done.latent));
+    if (!done.elbo_full.empty() || in.model.model->spec().bayes) done.elbo_full.resize(j + 1);
+    if (cfg.theta_samples > 0) done.log_px_predictive.resize(j + 1);
     copy_point(fin.r, i, done, j, nK, prior);
   }
   EvalResults& r = done;
@@ -347,7 +392,6 @@ json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, co
 // Rank 0: the results file and the JSON summary (with the same numbers on stderr).
 json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults done, const Local& is,
                          double t_start) {
-  const int64_t N = in.points, nK = static_cast<int64_t>(cfg.ks.size());
   EvalResults& r = done;
   describe_run(cfg, in, r);
   r.sample_evals = static_cast<int64_t>(is.evals);
@@ -357,30 +401,7 @@ json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults do
   std::error_code ec;
   std::filesystem::remove(partial_path(cfg), ec);  // its points are in the results now
 
-  json s{{"tool", kTool}, {"model", cfg.model_path}, {"data", cfg.data_dir}, {"split", cfg.split}, {"points", N}};
-  json nll = json::object();
-  for (int64_t j = 0; j < nK; ++j) {
-    const MeanSe ms = mean_se(r.log_px.data(), N, nK, j);
-    nll[std::to_string(cfg.ks[static_cast<size_t>(j)])] = {{"mean", -ms.mean}, {"se", ms.se}};
-    std::cerr << kTool << ": K = " << cfg.ks[static_cast<size_t>(j)] << fmt(": NLL %.4f +- %.4f nats", -ms.mean, ms.se)
-              << std::endl;
-  }
-  s["nll"] = nll;
-  const MeanSe e = mean_se(r.elbo.data(), N);
-  s["elbo"] = {{"mean", e.mean}, {"se", e.se}};
-  std::cerr << kTool << ": ELBO " << fmt("%.4f +- %.4f nats", e.mean, e.se) << " (analytic KL, L = " << cfg.elbo_samples
-            << ")" << std::endl;
-  if (!r.log_px_prior.empty()) {
-    const MeanSe p = mean_se(r.log_px_prior.data(), N);
-    s["nll_prior"] = {{std::to_string(cfg.prior_samples), {{"mean", -p.mean}, {"se", p.se}}}};
-    std::cerr << kTool << ": prior sampling, K = " << cfg.prior_samples
-              << fmt(": NLL %.4f +- %.4f nats", -p.mean, p.se) << std::endl;
-  }
-  const ActiveUnits au = active_units(r.mu, r.latent);
-  s["active_units"] = au.active;
-  s["latent_mean_variance"] = au.variance;
-  std::cerr << kTool << ": " << au.active << " of " << r.latent
-            << " latent units active (variance of E_q[z_j|x] over the points > 0.01)" << std::endl;
+  json s = summarize_results(cfg, r);
   s["sample_evals"] = r.sample_evals;
   s["sample_evals_per_s"] = r.sample_evals_per_s;
   s["is_seconds"] = is.is_seconds;
@@ -401,7 +422,14 @@ json run_evaluation(const EvalConfig& cfg, const MpiComm& comm) {
   Inputs in = load_inputs(cfg, comm);
   const Finished fin = load_finished(cfg, in, comm);
   Vae& m = *in.model.model;
-  Plan plan = make_plan(cfg, m, in.points, comm);
+  collectively(comm, kTool, [&] {
+    if (cfg.theta_samples > 0 && !m.spec().bayes)
+      throw usage_error("--theta-samples " + std::to_string(cfg.theta_samples) + ": " + cfg.model_path +
+                        " has no posterior over its weights (trained without --bayes full)");
+    if (m.spec().bayes && in.model.meta.train_rows <= 0)
+      throw input_error(cfg.model_path + ": a Bayesian model without the train_rows attribute (the N of KL / N)");
+  });
+  Plan plan = make_plan(cfg, m, in.points, in.model.meta.train_rows, comm);
   if (comm.rank() == 0) print_header(cfg, in, plan, comm);
 
   Watchdog dog(kTool, comm.rank(), cfg.watchdog_seconds);

@@ -46,6 +46,12 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_dataset(root, "kl", r.kl.data(), {n});
   h5::write_dataset(root, "index", r.index.data(), {n});
   if (!r.log_px_prior.empty()) h5::write_dataset(root, "log_px_prior", r.log_px_prior.data(), {n});
+  if (!r.elbo_full.empty()) {
+    h5::write_dataset(root, "elbo_full", r.elbo_full.data(), {n});
+    h5::write_attr_double(root, "weight_kl_per_point", r.weight_kl_per_point);
+  }
+  h5::write_attr_int(root, "theta_samples", r.theta_samples);
+  if (!r.log_px_predictive.empty()) h5::write_dataset(root, "log_px_predictive", r.log_px_predictive.data(), {n});
   if (r.latent > 0)
     h5::write_dataset(root, "posterior_mean", r.mu.data(), {n, static_cast<hsize_t>(r.latent)});
   f.commit();
@@ -79,6 +85,12 @@ EvalResults read_eval_results(const std::string& path) {
   r.rec = h5::read_dataset<double>(root, "rec").data;
   r.kl = h5::read_dataset<double>(root, "kl").data;
   if (h5::has_link(root, "log_px_prior")) r.log_px_prior = h5::read_dataset<double>(root, "log_px_prior").data;
+  if (h5::has_link(root, "elbo_full")) {
+    r.elbo_full = h5::read_dataset<double>(root, "elbo_full").data;
+    r.weight_kl_per_point = h5::read_attr_double(root, "weight_kl_per_point");
+  }
+  if (h5::has_attr(root, "theta_samples")) r.theta_samples = h5::read_attr_int(root, "theta_samples");
+  if (h5::has_link(root, "log_px_predictive")) r.log_px_predictive = h5::read_dataset<double>(root, "log_px_predictive").data;
   if (h5::has_link(root, "posterior_mean")) {  // absent in files of older releases
     auto mu = h5::read_dataset<double>(root, "posterior_mean");
     if (mu.dims.size() != 2) throw input_error(path + ": /posterior_mean is not 2-D (points x latent)");
@@ -87,7 +99,9 @@ EvalResults read_eval_results(const std::string& path) {
   }
   const size_t n = r.index.size();
   if (r.log_px.size() != n * r.k_values.size() || r.elbo.size() != n || r.rec.size() != n || r.kl.size() != n ||
-      (r.prior_samples > 0 && r.log_px_prior.size() != n) || r.mu.size() != n * static_cast<size_t>(r.latent))
+      (r.prior_samples > 0 && r.log_px_prior.size() != n) || r.mu.size() != n * static_cast<size_t>(r.latent) ||
+      (!r.elbo_full.empty() && r.elbo_full.size() != n) ||
+      (r.theta_samples > 0 && r.log_px_predictive.size() != n))
     throw input_error(path + ": per-point datasets disagree in length with /index (" + std::to_string(n) + " points)");
   return r;
 }

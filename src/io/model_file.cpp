@@ -21,6 +21,7 @@ void write_model_spec(int64_t loc, const ModelSpec& s) {
   // "map": /params is the point estimate; "full": the decoder's weights have a
   // Gaussian posterior, /params holds [encoder | mu_theta | rho_theta].
   h5::write_attr_string(loc, "bayes", s.bayes ? "full" : "map");
+  if (s.bayes) h5::write_attr_double(loc, "weight_prior_precision", s.prior_precision);
 }
 
 ModelSpec read_model_spec(int64_t loc, const std::string& path) {
@@ -47,6 +48,7 @@ ModelSpec read_model_spec(int64_t loc, const std::string& path) {
       const std::string bayes = h5::read_attr_string(loc, "bayes");
       if (bayes != "map" && bayes != "full") throw bad_value("bayes", bayes, "map or full");
       s.bayes = bayes == "full";
+      if (s.bayes) s.prior_precision = static_cast<float>(h5::read_attr_double(loc, "weight_prior_precision"));
     }
   } catch (const Error& e) {
     if (e.code() == kExitBadInput && std::string(e.what()).rfind(path + ": unknown ", 0) == 0) throw;
@@ -100,6 +102,7 @@ void save_model(const std::string& path, const Vae& m, const ModelMeta& meta) {
   h5::write_attr_string(root, "binarization", meta.binarization);
   h5::write_attr_int(root, "step", meta.step);
   h5::write_attr_int(root, "epoch", meta.epoch);
+  h5::write_attr_int(root, "train_rows", meta.train_rows);
   h5::write_attr_string(root, "config_ini", meta.config_ini);
   if (!meta.selected_on.empty()) {
     h5::write_attr_string(root, "selected_on", meta.selected_on);
@@ -173,6 +176,7 @@ LoadedModel load_model(const std::string& path) {
   meta.step = h5::read_attr_int(f, "step");
   meta.epoch = h5::read_attr_int(f, "epoch");
   meta.config_ini = h5::read_attr_string(f, "config_ini");
+  if (h5::has_attr(f, "train_rows")) meta.train_rows = h5::read_attr_int(f, "train_rows");
   read_params(f, path, out);
   return out;
 }
@@ -198,6 +202,7 @@ LoadedModel load_model_or_checkpoint(const std::string& path) {
   if (h5::has_attr(f, "step")) meta.step = h5::read_attr_int(f, "step");
   if (h5::has_attr(f, "epoch")) meta.epoch = h5::read_attr_int(f, "epoch");
   if (h5::has_attr(f, "config_ini")) meta.config_ini = h5::read_attr_string(f, "config_ini");
+  if (h5::has_attr(f, "train_rows")) meta.train_rows = h5::read_attr_int(f, "train_rows");
   read_params(f, path, out);
   return out;
 }

@@ -122,6 +122,7 @@ void validate(TrainConfig& c, const po::variables_map& vm) {
   c.model.decoder = parse_decoder(c.decoder);
   c.model.gaussian_sigmoid_mean = c.gaussian_mean == "sigmoid";
   c.model.bayes = c.bayes == "full";
+  if (c.model.bayes) c.model.prior_precision = c.opt.prior_precision;
   if (!c.model.bayes) {
     for (const char* o : {"bayes-kl", "bayes-init-std"})
       if (given(o)) throw usage_error(std::string("--") + o + ": only used with --bayes full");

@@ -202,6 +202,7 @@ ModelMeta Trainer::model_meta() const {
   meta.config_ini = cfg_.to_ini();
   meta.step = progress_.step;
   meta.epoch = progress_.epoch;
+  meta.train_rows = N_;
   return meta;
 }
 

@@ -31,6 +31,7 @@ enum class Purpose : uint32_t {
   kWindowOrder = 13,    // --shuffle blocks: rows inside a window (step = epoch, sample = window)
   kWeightNoise = 14,    // full VB: the decoder's pre-activation noise (local reparameterization)
   kWeightKl = 15,       // full VB: the theta sample of the sampled KL(q(theta) || p(theta)) (index 0)
+  kThetaSample = 16,    // full VB, aevb-eval: theta_s ~ q(theta) of the predictive (step = s)
   // Data preparation (aevb-data), never used at training time:
   kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
   kStaticBinarize = 11, // static binarization (step = source stream, index = source row)

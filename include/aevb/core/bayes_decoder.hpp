@@ -58,6 +58,12 @@ void init_weight_posterior(Vae& m, float sigma0);
 // gradient with respect to mu_theta and rho_theta to grads (when not null).
 double weight_kl(const Vae& m, float lambda, WeightKl kind, uint64_t seed, uint64_t step, float* grads);
 
+// theta_s = mu_theta + sigma_theta * zeta, zeta keyed by (seed, kThetaSample,
+// step = s): a copy of the parameters with the decoder's blocks drawn from
+// q(theta) (the encoder's and rho's as they are), for running the decoder at a
+// sampled theta (Mlp::bind).
+FloatBuffer sample_theta(const Vae& m, uint64_t seed, int64_t s);
+
 class BayesDecoder {
  public:
   explicit BayesDecoder(Vae& m);  // m.spec().bayes
@@ -72,6 +78,8 @@ class BayesDecoder {
   // the gradients of mu_theta and rho_theta into the model's gradient buffer
   // (overwrite) and returns d loss / d z (R x J).
   const float* backward(float* dout);
+
+  Vae& model() { return m_; }
 
  private:
   struct Layer {

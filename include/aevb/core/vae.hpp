@@ -32,6 +32,7 @@ struct ModelSpec {
   // Full variational Bayes over the decoder's weights (core/bayes_decoder.hpp):
   // the decoder's blocks hold mu_theta, followed by rho_theta in the same layout.
   bool bayes = false;
+  float prior_precision = 1.f;  // bayes: lambda of the prior p(theta) = N(0, I/lambda)
 
   std::string hidden_string() const;                        // "500" or "200,200"
   static std::vector<int64_t> parse_hidden(const std::string& s);  // throws usage_error

@@ -17,6 +17,7 @@ struct EvalConfig {
   uint64_t binarize_seed = 1234;  // the trainer's --eval-seed: same binarized test set
   int elbo_samples = 1;
   int64_t prior_samples = 0;
+  int64_t theta_samples = 0;  // Bayesian models: S samples of theta for the predictive log E_q p_theta(x)
   int64_t max_points = -1;
   int64_t chunk_rows = 2000;
   std::string memory_budget = "1GiB";  // per rank, for the points' rows (cli/options.hpp parse_byte_size)

@@ -6,6 +6,9 @@
 //   /elbo /rec /kl float64 [points]       analytic-KL ELBO and its terms
 //   /index         int64   [points]       global index of each point in the split
 //   /log_px_prior  float64 [points]       naive estimator (z ~ p(z)), only with --prior-samples
+//   /elbo_full     float64 [points]       a Bayesian model (bayes = full): the full bound, the data term
+//                                         under q(theta) minus KL(q(theta) || p(theta)) / train_rows
+//   /log_px_predictive float64 [points]   a Bayesian model with --theta-samples S: log 1/S sum_s p_theta_s(x)
 //   /posterior_mean float64 [points x J]  E_q[z|x], the encoder's mean (NaN rows: points an
 //                                         interrupted run of an older aevb-eval finished)
 //   root attrs: format, format_version, model, model_format, model_params_sha256,
@@ -26,6 +29,9 @@ struct EvalResults {
   std::vector<double> log_px;  // points x k_values.size(), row-major
   std::vector<double> elbo, rec, kl;
   std::vector<double> log_px_prior;  // empty unless prior_samples > 0
+  std::vector<double> elbo_full, log_px_predictive;  // Bayesian models (else empty)
+  int64_t theta_samples = 0;
+  double weight_kl_per_point = 0;    // KL(q(theta) || p(theta)) / train_rows (Bayesian models)
   std::vector<double> mu;            // points x latent: the encoder's mean of each point
   int64_t latent = 0;
   // What was evaluated, and how.

@@ -23,6 +23,9 @@ struct ModelMeta {
   double data_scale = 1;
   std::string dataset, binarization, config_ini;
   int64_t step = 0, epoch = 0;
+  // N, the training rows (attribute train_rows; 0 when a file of an earlier
+  // release lacks it): a Bayesian model's bound per point subtracts KL / N.
+  int64_t train_rows = 0;
   // A model kept by --keep-best: the split it was selected on and its bound
   // there (per point); written as attributes selected_on / selected_bound.
   std::string selected_on;
