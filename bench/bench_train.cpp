@@ -4,6 +4,7 @@
 //   build/bench/aevb_bench_train                      # one thread, one rank
 //   mpirun -np 2 build/bench/aevb_bench_train          # data parallel: P=2 (see README)
 //   build/bench/aevb_bench_train --threads=2           # one rank, two compute threads
+//   build/bench/aevb_bench_train --iwae-k=5            # the IWAE objective, K = 5, at M = 20 and 100
 //
 // For each architecture it reports
 //   Gemms/<arch>/r    the bare oneDNN GEMMs of one step at r rows per call and
@@ -12,7 +13,9 @@
 //                     pieces that fit the caches is a legitimate way to reach it)
 // and for each global minibatch size M
 //   Step/<arch>/M     the real training step (TrainStep: gather, dynamic
-//                     binarization, SGVB B forward/backward, allreduce, Adagrad)
+//                     binarization, SGVB B forward/backward, allreduce, Adagrad;
+//                     with --iwae-k=K the importance-weighted bound of K samples,
+//                     whose decoder GEMMs, bound included, have K rows per point)
 // and prints a table of step / bound, then one JSON line.
 #include <benchmark/benchmark.h>
 #include <mpi.h>
@@ -43,6 +46,11 @@ struct Arch {
 };
 const Arch kArchs[] = {{"784-500-20", {500}, 20}, {"784-200-200-50", {200, 200}, 50}};
 std::map<std::string, double> g_rate;  // benchmark name -> samples/s (filled by the reporter)
+int g_iwae_k = 0;                       // --iwae-k=K: the IWAE objective with K samples (0: SGVB B, L = 1)
+// The global batches measured: the paper's M = 100 and a large one, or with
+// --iwae-k the IWAE protocol's M = 20 and 100.
+std::vector<int64_t> batches() { return g_iwae_k > 0 ? std::vector<int64_t>{20, 100} : std::vector<int64_t>{100, 1000}; }
+int64_t step_iterations(int64_t M) { return std::max<int64_t>(200, 200000 / M); }
 std::map<std::string, double> g_comm;  // benchmark name -> seconds in communication per step
 
 MpiComm& comm() {
@@ -59,7 +67,7 @@ void BM_Gemms(benchmark::State& st) {
   enc.push_back(2 * a.latent);
   dec.insert(dec.end(), a.hidden.rbegin(), a.hidden.rend());
   dec.push_back(784);
-  bench::StepGemms g(enc, dec, rows, rows);
+  bench::StepGemms g(enc, dec, rows, rows * std::max(g_iwae_k, 1));
   for (auto _ : st) g.run();
   // Samples of the GLOBAL batch per second if every rank ran only its GEMMs.
   st.counters["samples_per_s"] =
@@ -83,7 +91,7 @@ void BM_Step(benchmark::State& st) {
   spec.latent = a.latent;
   Vae m(spec);
   init_params(m, InitScheme::kNormal, 0.01f, 1);
-  Sgvb sgvb(m, Estimator::kB, 1);
+  Sgvb sgvb = g_iwae_k > 0 ? Sgvb(m, Estimator::kA, g_iwae_k, Objective::kIwae) : Sgvb(m, Estimator::kB, 1);
   OptimizerConfig oc;
   oc.prior_precision = 1.f;
   Optimizer opt(oc, m.num_params());
@@ -125,13 +133,14 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   // --threads=N: compute threads per rank for the GEMM bound and the step alike.
   int threads = 1;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]).rfind("--threads=", 0) == 0) {
-      threads = std::max(1, std::atoi(argv[i] + 10));
-      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
-      --argc;
-      break;
-    }
+  for (int i = 1; i < argc;) {
+    const std::string a = argv[i];
+    if (a.rfind("--threads=", 0) == 0) threads = std::max(1, std::atoi(argv[i] + 10));
+    else if (a.rfind("--iwae-k=", 0) == 0) g_iwae_k = std::max(1, std::atoi(argv[i] + 9));
+    else { ++i; continue; }
+    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+    --argc;
+  }
   set_compute_threads(threads);
   const bool multi = comm().size() > 1;
   // Fixed iteration counts: every rank must run the same number of steps
@@ -141,21 +150,22 @@ int main(int argc, char** argv) {
     for (int64_t r : kGemmRows)
       if (r <= 1000 / P)
         benchmark::RegisterBenchmark("Gemms", BM_Gemms)->Args({a, r})->Iterations(gemm_iterations(r))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
-    for (int64_t M : {100, 1000}) {
-      benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 0})->Iterations(M == 100 ? 2000 : 200)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
+    for (int64_t M : batches()) {
+      benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 0})->Iterations(step_iterations(M))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
       if (multi)
-        benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 1})->Iterations(M == 100 ? 2000 : 200)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
+        benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 1})->Iterations(step_iterations(M))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
     }
   }
   benchmark::Initialize(&argc, argv);
   Capture rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   if (comm().rank() == 0) {
-    nlohmann::json out{{"tool", "aevb_bench_train"}, {"ranks", comm().size()}, {"threads_per_rank", threads}};
+    nlohmann::json out{{"tool", "aevb_bench_train"}, {"ranks", comm().size()}, {"threads_per_rank", threads},
+                       {"objective", g_iwae_k > 0 ? "iwae-" + std::to_string(g_iwae_k) : "elbo"}};
     std::printf("\n%-16s %6s %14s %14s %9s %8s %8s\n", "model", "M", "step samples/s", "GEMM bound/s", "bound at", "ratio",
                 "comm");
     for (int a = 0; a < 2; ++a)
-      for (int64_t M : {100, 1000}) {
+      for (int64_t M : batches()) {
         // The bound: the best GEMM rate at any measured per-call row count <= M/P.
         double b = 0;
         int64_t b_rows = 0;
@@ -166,7 +176,7 @@ int main(int argc, char** argv) {
         }
         for (int ov = 0; ov <= (multi ? 1 : 0); ++ov) {
           const std::string step_name = "Step/" + std::to_string(a) + "/" + std::to_string(M) + "/" + std::to_string(ov) +
-                                        "/iterations:" + std::to_string(M == 100 ? 2000 : 200) +
+                                        "/iterations:" + std::to_string(step_iterations(M)) +
                                         "/repeats:3/real_time_median";
           if (!g_rate.count(step_name) || b <= 0) continue;
           const double s = g_rate[step_name];

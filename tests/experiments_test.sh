@@ -3,7 +3,8 @@
 # the submit scripts run with a fake `sbatch` that records its arguments, then
 # each line of each sweep file, with the script's common options, trains for
 # one epoch (4 steps) on a tiny dataset (with the validation split the IWAE protocol
-# needs), and the evaluation options run aevb-eval once.
+# needs), and each submission's evaluation options run aevb-eval once.
+# Every line of every sweep file there must be submitted by some script.
 #   experiments_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 SRC=$1 BIN=$2
@@ -32,33 +33,45 @@ PY
 
 PATH="$T/bin:$PATH" "$SRC/jobs/experiments/iwae-table1.sh" "$T/data" "$T/out-iwae"
 PATH="$T/bin:$PATH" "$SRC/jobs/experiments/aevb-fig2.sh" "$T/data" "$T/data" "$T/out-fig2"
+PATH="$T/bin:$PATH" "$SRC/jobs/experiments/appendix-f.sh" "$T/data" "$T/out-appf"
 subs=("$T"/sub.[0-9]*)
-[[ ${#subs[@]} -eq 3 ]] || { echo "FAIL: expected 3 submissions, got ${#subs[@]}"; exit 1; }
+[[ ${#subs[@]} -eq 5 ]] || { echo "FAIL: expected 5 submissions, got ${#subs[@]}"; exit 1; }
+mapfile -t evals < "$T/sub.eval"
 
 runs=0
-for s in "${subs[@]}"; do
-  mapfile -d '' args < "$s"
+declare -A covered
+for n in "${!subs[@]}"; do
+  mapfile -d '' args < "${subs[$n]}"
   # sbatch [options...] .../sweep.sbatch SWEEP_FILE OUT common...
   i=0; while [[ ${args[$i]} != */sweep.sbatch ]]; do i=$((i + 1)); done
-  array=$(printf '%s\n' "${args[@]:0:$i}" | sed -n 's/^--array=0-//p')
+  array=$(printf '%s\n' "${args[@]:0:$i}" | sed -n 's/^--array=//p')
   sweep=${args[$((i + 1))]}
   common=("${args[@]:$((i + 3))}")
   mapfile -t lines < <(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$sweep")
-  [[ $((array + 1)) -eq ${#lines[@]} ]] || { echo "FAIL: $sweep has ${#lines[@]} lines, --array=0-$array"; exit 1; }
-  for line in "${lines[@]}"; do
-    read -r -a config <<< "$line"
+  if [[ $array == *-* ]]; then tasks=($(seq "${array%-*}" "${array#*-}")); else IFS=, read -r -a tasks <<< "$array"; fi
+  for t in "${tasks[@]}"; do
+    [[ $t -lt ${#lines[@]} ]] || { echo "FAIL: $sweep has ${#lines[@]} lines, --array=$array"; exit 1; }
+    covered["$sweep:$t"]=1
+    read -r -a config <<< "${lines[$t]}"
     out="$T/run$runs"
     if ! "$BIN/aevb-train" --progress-every 0 "${common[@]}" "${config[@]}" --batch 20 --max-steps 4 --out "$out" \
          > "$out.log" 2>&1; then
-      echo "FAIL: $sweep: '$line' with ${common[*]}"; tail -n 3 "$out.log"; exit 1
+      echo "FAIL: $sweep: '${lines[$t]}' with ${common[*]}"; tail -n 3 "$out.log"; exit 1
     fi
     runs=$((runs + 1))
   done
+  # This submission's evaluation options, on its last model.
+  read -r -a eval_args <<< "${evals[$n]}"
+  if [[ ${#eval_args[@]} -gt 0 ]]; then
+    "$BIN/aevb-eval" --progress-every 0 --model "$out/model.h5" --data "$T/data" --split test "${eval_args[@]}" \
+      --out "$T/eval$n.h5" > "$T/eval$n.log" 2>&1 || { echo "FAIL: aevb-eval ${eval_args[*]}"; tail -n 3 "$T/eval$n.log"; exit 1; }
+  fi
 done
-# The IWAE protocol's evaluation options, on the last model.
-read -r -a eval_args < <(head -n 1 "$T/sub.eval")
-[[ " ${eval_args[*]} " == *" --k 1,5,50,5000 "* ]] || { echo "FAIL: iwae-table1.sh: EVAL_ARGS '${eval_args[*]}'"; exit 1; }
-"$BIN/aevb-eval" --progress-every 0 --model "$T/run0/model.h5" --data "$T/data" --split test "${eval_args[@]}" \
-  --out "$T/eval.h5" > "$T/eval.log" 2>&1 || { echo "FAIL: aevb-eval ${eval_args[*]}"; tail -n 3 "$T/eval.log"; exit 1; }
+# Every line of every sweep file is submitted by some script.
+for f in "$SRC"/jobs/experiments/*.txt; do
+  n=$(grep -c -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$f")
+  for ((t = 0; t < n; ++t)); do [[ -n ${covered["$f:$t"]:-} ]] || { echo "FAIL: $f line $t is never submitted"; exit 1; }; done
+done
+[[ " ${evals[0]} " == *" --k 1,5,50,5000 "* ]] || { echo "FAIL: iwae-table1.sh: EVAL_ARGS '${evals[0]}'"; exit 1; }
 [[ -f "$T/run0/model_best.h5" ]] || { echo "FAIL: --keep-best left no model_best.h5"; exit 1; }
-echo "ok: $runs configurations in 3 submissions train; the IWAE evaluation runs"
+echo "ok: $runs configurations in ${#subs[@]} submissions train; their evaluations run"
