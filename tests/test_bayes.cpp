@@ -249,5 +249,23 @@ TEST(BayesConjugate, OutputBiasPosteriorIsExact) {
   }
 }
 
+// The vectorized table against the scalar definitions in double, from sigma
+// ~ 1e-13 (rho = -30) to rho = 30.
+TEST(SoftplusTable, MatchesTheScalarDefinitions) {
+  std::vector<float> rho;
+  for (float r = -30.f; r <= 30.f; r += 0.37f) rho.push_back(r);
+  const int64_t n = static_cast<int64_t>(rho.size());
+  std::vector<float> s(rho.size()), lg(rho.size()), ls(rho.size());
+  Eltwise elt;
+  softplus_table(elt, rho.data(), n, s.data(), lg.data(), ls.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const double r = rho[static_cast<size_t>(i)], sp = r > 30 ? r : std::log1p(std::exp(r));
+    EXPECT_NEAR(s[static_cast<size_t>(i)], sp, 2e-6 * sp + 1e-7 * std::min(1.0, sp * 1e3)) << "rho " << r;
+    EXPECT_NEAR(s[static_cast<size_t>(i)] / sp, 1.0, 2e-5) << "rho " << r;  // relative, also for tiny sigma
+    EXPECT_NEAR(lg[static_cast<size_t>(i)], 1.0 / (1.0 + std::exp(-r)), 1e-6) << "rho " << r;
+    EXPECT_NEAR(ls[static_cast<size_t>(i)], std::log(sp), 2e-5 * std::max(1.0, std::abs(std::log(sp)))) << "rho " << r;
+  }
+}
+
 }  // namespace
 }  // namespace aevb

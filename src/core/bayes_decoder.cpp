@@ -4,6 +4,7 @@
 
 #include "aevb/base/error.hpp"
 #include "aevb/base/rng.hpp"
+#include "aevb/base/simd.hpp"
 #include "aevb/core/parallel.hpp"
 
 namespace aevb {
@@ -25,6 +26,38 @@ void for_each_decoder_param(const Vae& m, F&& f) {
 }
 }  // namespace
 
+namespace {
+// sigma = max(r, 0) + 2 u (1 + u^2/3 + ... + u^14/15), u = t / (2 + t), and the
+// logistic, for t = e^-|r| staged in `logistic` (read and overwritten in place).
+AEVB_CLONES void softplus_from_exp(const float* __restrict rho, float* __restrict sigma, float* logistic, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float t = logistic[i], u = t / (2.f + t), u2 = u * u;
+    const float p =
+        ((((((u2 * (1.f / 15.f) + 1.f / 13.f) * u2 + 1.f / 11.f) * u2 + 1.f / 9.f) * u2 + 1.f / 7.f) * u2 + 1.f / 5.f) *
+             u2 +
+         1.f / 3.f) *
+            u2 +
+        1.f;
+    sigma[i] = (rho[i] > 0.f ? rho[i] : 0.f) + 2.f * u * p;
+    const float inv = 1.f / (1.f + t);
+    logistic[i] = rho[i] >= 0.f ? inv : t * inv;
+  }
+}
+}  // namespace
+
+void softplus_table(Eltwise& elt, const float* rho, int64_t n, float* sigma, float* logistic, float* log_sigma) {
+  // softplus(r) = max(r, 0) + log1p(t), t = e^-|r| in (0, 1], with
+  //   log1p(t) = 2 atanh(u) = 2 (u + u^3/3 + ... + u^15/15),  u = t / (2 + t) <= 1/3
+  // (the series' remainder is below 2e-9 relative): a polynomial the compiler
+  // vectorizes, where libm's log1p is a call per value. t comes from oneDNN's
+  // vectorized exp.
+  for (int64_t i = 0; i < n; ++i) sigma[i] = -std::abs(rho[i]);
+  elt.forward(dnnl::algorithm::eltwise_exp, sigma, logistic, n);
+  softplus_from_exp(rho, sigma, logistic, n);
+  if (log_sigma) elt.forward(dnnl::algorithm::eltwise_log, sigma, log_sigma, n);
+}
+
 void init_weight_posterior(Vae& m, float sigma0) {
   const float r = softplus_inverse(sigma0);
   float* rho = m.params.data() + m.rho_begin();
@@ -44,23 +77,29 @@ double weight_kl(const Vae& m, float lambda, WeightKl kind, uint64_t seed, uint6
   //   KL = log(s_p / s) + (s^2 + mu^2) / (2 s_p^2) - 1/2
   //   sampled, t = mu + s zeta:  log q(t) - log p(t) = log(s_p / s) - zeta^2 / 2 + t^2 / (2 s_p^2)
   const double log_sp = -0.5 * std::log(static_cast<double>(lambda));
+  // One table for all of the decoder's parameters (the caller is one thread).
+  thread_local Eltwise elt;
+  thread_local FloatBuffer sig, lgs, logsig;
+  const int64_t n = r0 - d0;
+  sig.resize(static_cast<size_t>(n)), lgs.resize(static_cast<size_t>(n)), logsig.resize(static_cast<size_t>(n));
+  softplus_table(elt, rho, n, sig.data(), lgs.data(), logsig.data());
   double kl = 0;
   for_each_decoder_param(m, [&](int64_t p) {
-    const float s = softplus(rho[p]);
+    const float s = sig[static_cast<size_t>(p)];
     float gmu, gs;
     if (kind == WeightKl::kAnalytic) {
-      kl += log_sp - std::log(double(s)) + 0.5 * lambda * (double(s) * s + double(mu[p]) * mu[p]) - 0.5;
+      kl += log_sp - logsig[static_cast<size_t>(p)] + 0.5 * lambda * (double(s) * s + double(mu[p]) * mu[p]) - 0.5;
       gmu = lambda * mu[p];
       gs = -1.f / s + lambda * s;
     } else {
       const float z = zeta[static_cast<size_t>(p)], t = mu[p] + s * z;
-      kl += log_sp - std::log(double(s)) - 0.5 * double(z) * z + 0.5 * lambda * double(t) * t;
+      kl += log_sp - logsig[static_cast<size_t>(p)] - 0.5 * double(z) * z + 0.5 * lambda * double(t) * t;
       gmu = lambda * t;
       gs = -1.f / s + lambda * t * z;
     }
     if (grads) {
       grads[d0 + p] += gmu;
-      grads[r0 + p] += gs * logistic(rho[p]);
+      grads[r0 + p] += gs * lgs[static_cast<size_t>(p)];
     }
   });
   return kl;
@@ -90,6 +129,8 @@ BayesDecoder::BayesDecoder(Vae& m) : m_(m) {
     units_ += sizes[k + 1];
   }
   var_params_.assign(static_cast<size_t>(m.rho_begin() - m.decoder_begin()), 0.f);
+  sigma_.assign(var_params_.size(), 0.f);
+  logistic_.assign(var_params_.size(), 0.f);
   var_grads_.assign(var_params_.size(), 0.f);
 }
 
@@ -99,13 +140,9 @@ const float* BayesDecoder::forward(const float* z, int64_t rows, int L, const in
   R_ = R;
   z_ = z;
   // sigma^2 of this step's parameters.
-  const float* rho = m_.params.data() + m_.rho_begin();
-  parallel_for(static_cast<int64_t>(var_params_.size()), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const float s = softplus(rho[i]);
-      var_params_[static_cast<size_t>(i)] = s * s;
-    }
-  });
+  softplus_table(elt_, m_.params.data() + m_.rho_begin(), static_cast<int64_t>(sigma_.size()), sigma_.data(),
+                 logistic_.data(), nullptr);
+  for (size_t i = 0; i < sigma_.size(); ++i) var_params_[i] = sigma_[i] * sigma_[i];
   xi_.resize(static_cast<size_t>(R * U));
   parallel_for(R, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
@@ -183,12 +220,9 @@ const float* BayesDecoder::backward(float* dout) {
       dh_[static_cast<size_t>(e)] = dxm[e] + 2.f * h[e] * dxv[e];
   }
   // d loss / d rho = d loss / d sigma^2 * 2 sigma * logistic(rho).
-  const float* rho = m_.params.data() + m_.rho_begin();
+  // (sigma_ and logistic_ are this step's: the parameters do not change between the passes.)
   float* grho = m_.grads.data() + m_.rho_begin();
-  parallel_for(static_cast<int64_t>(var_grads_.size()), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      grho[i] = var_grads_[static_cast<size_t>(i)] * 2.f * softplus(rho[i]) * logistic(rho[i]);
-  });
+  for (size_t i = 0; i < var_grads_.size(); ++i) grho[i] = var_grads_[i] * 2.f * sigma_[i] * logistic_[i];
   return dh_.data();
 }
 
