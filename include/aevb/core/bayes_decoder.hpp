@@ -11,9 +11,10 @@
 //
 //   sigma_theta = softplus(rho) = log(1 + e^rho)
 //
-// keeps sigma positive with a gradient d sigma / d rho = logistic(rho) in (0, 1)
-// that neither explodes for small sigma (as 1/sigma of a log parameterization's
-// inverse would) nor vanishes for large sigma.
+// keeps sigma positive, and d sigma / d rho = logistic(rho) lies in (0, 1): a
+// step on rho never moves sigma by more than the step (with sigma = e^rho a
+// step multiplies sigma by e^step, violent once sigma is large), while for
+// small sigma softplus behaves like e^rho and resolves sigmas of any scale.
 //
 // The bound (per minibatch, loss = -bound):
 //   (N/M) sum_i E_q(theta) E_q(z|x_i)[log p_theta(x_i|z) + log p(z) - log q(z|x_i)]
