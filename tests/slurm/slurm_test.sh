@@ -125,7 +125,11 @@ case_eval() {  # an evaluation job (srun launcher) writes its results
   id=$(submit --output="$W/eval.out" "$SRC/jobs/eval.sbatch" --model "$W/train/model.h5" --data "$L/data" --k 1,10 --out "$W/train/eval.h5")
   secs=$(wait_job "$id") || fail "$secs"
   [[ $(field "$id" JobState) == COMPLETED ]] || fail "eval job state $(field "$id" JobState)"
-  h5dump -H "$W/train/eval.h5" | grep -q '"log_px"' || fail "no /log_px in eval.h5"
+  # (Not `h5dump | grep -q` under pipefail: grep leaving early can kill h5dump
+  # with SIGPIPE once the header outgrows one pipe write.)
+  local header
+  header=$(h5dump -H "$W/train/eval.h5") || fail "h5dump cannot read eval.h5"
+  [[ $header == *'"log_px"'* ]] || fail "no /log_px in eval.h5"
   grep -q '"tool":"aevb-eval"' "$W/eval.out" || fail "no JSON summary in the job output"
   pass "eval job completed in ${secs} s"
 }
