@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "aevb/base/rng.hpp"
@@ -69,10 +70,14 @@ TEST(Threads, OptimizerUpdateIsBitwiseTheSame) {
 // per-point terms and the bias sums are ours (same code per element), the
 // GEMMs oneDNN's (their sums may be split differently): equal to float
 // round-off.
-TEST(Threads, SgvbStepAgreesWithOneThread) {
+// (Also with full VB over the decoder's weights: its elementwise loops are
+// split over the threads too.)
+class ThreadsStep : public ::testing::TestWithParam<bool> {};
+TEST_P(ThreadsStep, SgvbStepAgreesWithOneThread) {
   ModelSpec spec;
   spec.hidden = {64};
   spec.latent = 8;
+  spec.bayes = GetParam();
   const int64_t rows = 37;
   std::vector<float> x(static_cast<size_t>(rows * spec.x_dim));
   uniforms({5, Purpose::kInit, 0, 0, 0}, x.data(), static_cast<int64_t>(x.size()));
@@ -85,7 +90,10 @@ TEST(Threads, SgvbStepAgreesWithOneThread) {
     Threads t(threads);
     Vae m(spec);
     init_params(m, InitScheme::kNormal, 0.1f, 1);
+    if (spec.bayes) init_weight_posterior(m, 0.05f);
+    std::unique_ptr<BayesDecoder> bd = spec.bayes ? std::make_unique<BayesDecoder>(m) : nullptr;
     Sgvb sg(m, Estimator::kB, 2);
+    sg.set_bayes_decoder(bd.get());
     elbo.push_back(sg.forward({x.data(), index.data(), rows}, {7, Purpose::kLatentNoise, 4}, 10.f).elbo);
     sg.backward_decoder();
     sg.backward_encoder();
@@ -96,6 +104,8 @@ TEST(Threads, SgvbStepAgreesWithOneThread) {
   for (float v : grads[0]) scale = std::max(scale, double(std::abs(v)));
   for (size_t k = 0; k < grads[0].size(); ++k) ASSERT_NEAR(grads[0][k], grads[1][k], 1e-4 * scale) << k;
 }
+INSTANTIATE_TEST_SUITE_P(MapAndFullVb, ThreadsStep, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "full_vb" : "map"; });
 
 // The advice rules at their thresholds (layout_advice.hpp).
 TEST(LayoutAdvice, NamesTheSlowerLayoutsOnly) {

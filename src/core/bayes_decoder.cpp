@@ -157,7 +157,9 @@ const float* BayesDecoder::forward(const float* z, int64_t rows, int L, const in
     Lk.mean.bind(m_.params.data() + Lk.offset, m_.grads.data() + Lk.offset);
     Lk.var.bind(var_params_.data() + (Lk.offset - d0), var_grads_.data() + (Lk.offset - d0));
     Lk.in_sq.resize(static_cast<size_t>(R * Lk.in));
-    for (int64_t i = 0; i < R * Lk.in; ++i) Lk.in_sq[static_cast<size_t>(i)] = h[i] * h[i];
+    parallel_for(R * Lk.in, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) Lk.in_sq[static_cast<size_t>(i)] = h[i] * h[i];
+    }, 4096);
     const float* mo = Lk.mean.forward(h, R);
     const float* vo = Lk.var.forward(Lk.in_sq.data(), R);
     Lk.a.resize(static_cast<size_t>(R * Lk.out));
@@ -194,30 +196,35 @@ const float* BayesDecoder::backward(float* dout) {
     if (k + 1 < layers_.size()) {
       // Through the activation: dh_ holds d loss / d h of this layer.
       g_.resize(static_cast<size_t>(n));
-      for (int64_t e = 0; e < n; ++e) {
-        const float a = Lk.a[static_cast<size_t>(e)], h = Lk.h[static_cast<size_t>(e)];
-        const float d = act == Activation::kTanh ? 1.f - h * h : act == Activation::kRelu ? (a > 0.f ? 1.f : 0.f)
-                                                                                         : logistic(a);
-        g_[static_cast<size_t>(e)] = dh_[static_cast<size_t>(e)] * d;
-      }
+      parallel_for(n, [&](int64_t e0, int64_t e1) {
+        for (int64_t e = e0; e < e1; ++e) {
+          const float a = Lk.a[static_cast<size_t>(e)], h = Lk.h[static_cast<size_t>(e)];
+          const float d = act == Activation::kTanh ? 1.f - h * h : act == Activation::kRelu ? (a > 0.f ? 1.f : 0.f)
+                                                                                           : logistic(a);
+          g_[static_cast<size_t>(e)] = dh_[static_cast<size_t>(e)] * d;
+        }
+      }, 4096);
       g = g_.data();
     }
     // a = m + s xi, s = sqrt(v): d loss / d v = g xi / (2 s).
     gv_.resize(static_cast<size_t>(n));
-    for (int64_t r = 0; r < R; ++r) {
-      const float* xi = xi_.data() + r * units_ + Lk.unit0;
-      for (int64_t j = 0; j < Lk.out; ++j) {
-        const size_t e = static_cast<size_t>(r * Lk.out + j);
-        gv_[e] = g[e] * xi[j] / (2.f * Lk.s[e]);
+    parallel_for(R, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* xi = xi_.data() + r * units_ + Lk.unit0;
+        for (int64_t j = 0; j < Lk.out; ++j) {
+          const size_t e = static_cast<size_t>(r * Lk.out + j);
+          gv_[e] = g[e] * xi[j] / (2.f * Lk.s[e]);
+        }
       }
-    }
+    });
     const float* dxm = Lk.mean.backward(g, R, /*need_dx=*/true);
     const float* dxv = Lk.var.backward(gv_.data(), R, /*need_dx=*/true);
     // m = h mu_W + mu_b and v = h^2 sigma_W^2 + sigma_b^2: d/dh = dxm + 2 h dxv.
     const float* h = k == 0 ? z_ : layers_[k - 1].h.data();
     dh_.resize(static_cast<size_t>(R * Lk.in));
-    for (int64_t e = 0; e < R * Lk.in; ++e)
-      dh_[static_cast<size_t>(e)] = dxm[e] + 2.f * h[e] * dxv[e];
+    parallel_for(R * Lk.in, [&](int64_t e0, int64_t e1) {
+      for (int64_t e = e0; e < e1; ++e) dh_[static_cast<size_t>(e)] = dxm[e] + 2.f * h[e] * dxv[e];
+    }, 4096);
   }
   // d loss / d rho = d loss / d sigma^2 * 2 sigma * logistic(rho).
   // (sigma_ and logistic_ are this step's: the parameters do not change between the passes.)
