@@ -68,7 +68,7 @@ double weight_kl(const Vae& m, float lambda, WeightKl kind, uint64_t seed, uint6
   const int64_t d0 = m.decoder_begin(), r0 = m.rho_begin();
   const float* mu = m.params.data() + d0;
   const float* rho = m.params.data() + r0;
-  std::vector<float> zeta;
+  thread_local FloatBuffer zeta;  // per step: kept, not reallocated
   if (kind == WeightKl::kSampled) {
     zeta.resize(static_cast<size_t>(r0 - d0));
     normals({seed, Purpose::kWeightKl, step, 0, 0}, zeta.data(), r0 - d0);

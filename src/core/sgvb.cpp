@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "aevb/base/error.hpp"
+#include "aevb/core/importance_sampling.hpp"  // LogSumExp
 #include "aevb/core/parallel.hpp"
 
 namespace aevb {
@@ -112,11 +113,10 @@ PointElbo Sgvb::score_point(int64_t i) {
   }
   if (obj_ == Objective::kIwae && L > 1) {
     // (K = 1 falls through: estimator A's rec - kl, the same number.)
-    // log 1/K sum_k exp(log w_k), shifted by the largest weight.
-    double mx = -INFINITY, sum = 0;
-    for (int64_t l = 0; l < L; ++l) mx = std::max(mx, log_w_[static_cast<size_t>(i * L + l)]);
-    for (int64_t l = 0; l < L; ++l) sum += std::exp(log_w_[static_cast<size_t>(i * L + l)] - mx);
-    return {mx + std::log(sum / static_cast<double>(L)), rec, kl};
+    // log 1/K sum_k exp(log w_k), folded as the evaluator folds its samples.
+    LogSumExp acc;
+    for (int64_t l = 0; l < L; ++l) acc.add(log_w_[static_cast<size_t>(i * L + l)]);
+    return {acc.value() - std::log(static_cast<double>(L)), rec, kl};
   }
   return {rec - kl, rec, kl};
 }
