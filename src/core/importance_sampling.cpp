@@ -18,6 +18,22 @@ void LogSumExp::add(double w) {
 
 double LogSumExp::value() const { return max + std::log(sum); }
 
+LogMeanExp log_mean_exp(const double* w, int64_t n) {
+  LogMeanExp r;
+  if (n <= 0) return r;
+  const double m = *std::max_element(w, w + n);
+  if (!std::isfinite(m)) return {m, 0};
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(w[i] - m);
+  const double mean = s / static_cast<double>(n);
+  r.value = m + std::log(mean);
+  if (n < 2) return r;
+  double ss = 0;  // two passes over the scaled weights
+  for (int64_t i = 0; i < n; ++i) ss += (std::exp(w[i] - m) - mean) * (std::exp(w[i] - m) - mean);
+  r.se = std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n)) / mean;
+  return r;
+}
+
 ChunkPlan plan_chunks(int64_t k_max, int64_t chunk_rows) {
   ChunkPlan p;
   chunk_rows = std::max<int64_t>(chunk_rows, 1);

@@ -1,6 +1,7 @@
 #include "aevb/eval/eval_config.hpp"
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "aevb/cli/options.hpp"
@@ -37,6 +38,29 @@ std::vector<int64_t> parse_k_list(const std::string& text) {
   return ks;
 }
 
+std::vector<std::string> parse_estimator_list(const std::string& text) {
+  static const std::vector<std::string> known = {"is", "ais", "bdmc", "hmc", "quadrature"};
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = text.find(',', pos);
+    const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (std::find(known.begin(), known.end(), item) == known.end())
+      throw usage_error("--estimator: unknown estimator '" + item + "' in '" + text +
+                        "': expected a comma-separated list of is, ais, bdmc, hmc, quadrature");
+    if (std::find(out.begin(), out.end(), item) != out.end())
+      throw usage_error("--estimator: '" + item + "' is listed twice in '" + text + "'");
+    out.push_back(item);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+bool EvalConfig::uses(const std::string& e) const {
+  return std::find(estimators.begin(), estimators.end(), e) != estimators.end();
+}
+
 const OptionRules& eval_option_rules() {
   using R = OptionRule;
   static const OptionRules rules = {
@@ -50,6 +74,23 @@ const OptionRules& eval_option_rules() {
       R::integer("chunk-rows").ge(1).le(int64_t{1} << 30),
       R::integer("threads").ge(1).le(1024),
       R::real("progress-every").ge(0),
+      R::integer("simulate").ge(0).le(int64_t{1} << 32),
+      R::integer("mcmc-group").ge(1).le(4096),
+      R::integer("leapfrog").ge(1).le(1000),
+      R::integer("ais-steps").ge(1).le(1000000),
+      R::integer("ais-chains").ge(1).lt(1 << 24),
+      R::words("ais-schedule", {"sigmoid", "linear"}),
+      R::words("ais-start", {"posterior", "prior"}),
+      R::real("ais-target-accept").gt(0).lt(1),
+      R::integer("hmc-chains").ge(1).lt(1 << 24),
+      R::integer("hmc-burn-in").ge(0).le(1000000),
+      R::integer("hmc-samples").ge(2).le(10000000),
+      R::integer("hmc-thin").ge(1).le(10000),
+      R::real("hmc-target-accept").gt(0).lt(1),
+      R::integer("mixture-components").ge(1).le(100),
+      R::real("mixture-shrink").gt(0).le(1),
+      R::integer("quadrature-points").ge(2).le(4096),
+      R::real("quadrature-width").gt(0).le(100),
       R::real("watchdog-seconds").ge(0),
   };
   return rules;
@@ -77,6 +118,47 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     ("theta-samples", po::value(&c.theta_samples)->default_value(c.theta_samples),
      "a model trained with --bayes full: S samples theta_s ~ q(theta) for the predictive log-likelihood "
      "log 1/S sum_s p_theta_s(x), each p_theta_s(x) importance-sampled with the largest --k (0 = off)");
+  McmcOptions& mc = c.mcmc;
+  po::options_description mcmc("MCMC estimators (docs/estimators.md)");
+  mcmc.add_options()
+    ("estimator", po::value(&c.estimator_text)->default_value(c.estimator_text),
+     "comma-separated list: is (importance sampling with q(z|x), --k) | ais (annealed importance sampling, a "
+     "stochastic lower bound) | bdmc (forward and reverse AIS on --simulate data: lower and upper bounds) | hmc "
+     "(AEVB Appendix D: HMC posterior samples, a mixture fitted by EM, the reciprocal estimator; J <= 5) | "
+     "quadrature (the midpoint rule on a grid around q(z|x); J <= 3)")
+    ("simulate", po::value(&c.simulate)->default_value(c.simulate),
+     "evaluate N points simulated from the model itself (z ~ p(z), x ~ p(x|z), keyed by --seed) instead of --data "
+     "(0 = off; bdmc needs it: its upper bound starts from the z that made each x)")
+    ("mcmc-group", po::value(&mc.group)->default_value(mc.group),
+     "points per MCMC batch: each leapfrog step is one decoder call over group x chains rows")
+    ("leapfrog", po::value(&mc.leapfrog)->default_value(mc.leapfrog), "leapfrog steps per HMC transition")
+    ("ais-steps", po::value(&mc.ais_steps)->default_value(mc.ais_steps), "T, intermediate distributions of AIS")
+    ("ais-chains", po::value(&mc.ais_chains)->default_value(mc.ais_chains), "C, independent AIS chains per point")
+    ("ais-schedule", po::value(&mc.ais_schedule)->default_value(mc.ais_schedule),
+     "sigmoid (Grosse et al.: small steps at both ends) | linear")
+    ("ais-start", po::value(&mc.ais_start)->default_value(mc.ais_start),
+     "the initial distribution of AIS: posterior (the encoder's q(z|x)) | prior (p(z))")
+    ("ais-target-accept", po::value(&mc.ais_target_accept)->default_value(mc.ais_target_accept, default_text(mc.ais_target_accept)),
+     "HMC acceptance rate each point's AIS step size adapts to")
+    ("hmc-chains", po::value(&mc.hmc_chains)->default_value(mc.hmc_chains), "HMC chains per point (hmc)")
+    ("hmc-burn-in", po::value(&mc.hmc_burn_in)->default_value(mc.hmc_burn_in),
+     "HMC transitions before sampling, adapting each point's step size (hmc)")
+    ("hmc-samples", po::value(&mc.hmc_samples)->default_value(mc.hmc_samples),
+     "L, posterior samples per point for the mixture fit, and L fresh ones for the estimate (hmc)")
+    ("hmc-thin", po::value(&mc.hmc_thin)->default_value(mc.hmc_thin), "keep every N-th HMC state (hmc)")
+    ("hmc-target-accept", po::value(&mc.hmc_target_accept)->default_value(mc.hmc_target_accept, default_text(mc.hmc_target_accept)),
+     "HMC acceptance rate the burn-in adapts to (hmc; AEVB Appendix E used about 0.9)")
+    ("mixture-components", po::value(&mc.mixture_components)->default_value(mc.mixture_components),
+     "components of the Gaussian mixture q(z) fitted by EM to the posterior samples (hmc)")
+    ("mixture-shrink", po::value(&mc.mixture_shrink)->default_value(mc.mixture_shrink, default_text(mc.mixture_shrink)),
+     "the fitted covariances times this factor: tails lighter than the posterior's keep the reciprocal "
+     "estimator's variance finite (hmc)")
+    ("hmc-any-latent", po::bool_switch(&mc.hmc_any_latent),
+     "allow hmc for a latent dimension above 5 (the reciprocal estimator degrades with J; a warning is printed)")
+    ("quadrature-points", po::value(&mc.quadrature_points)->default_value(mc.quadrature_points),
+     "grid points per latent dimension (quadrature)")
+    ("quadrature-width", po::value(&mc.quadrature_width)->default_value(mc.quadrature_width, default_text(mc.quadrature_width)),
+     "the grid's box: the encoder's mean +- this many of its standard deviations per dimension (quadrature)");
   po::options_description run("Running");
   run.add_options()
     ("chunk-rows", po::value(&c.chunk_rows)->default_value(c.chunk_rows), "rows (point, sample) per decoder call")
@@ -94,7 +176,7 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     ("force", po::bool_switch(&c.force), "replace an existing results file --out");
   po::options_description cmdline;
   cmdline.add_options()("help,h", "print this help and exit")("version", "print the version and exit");
-  cmdline.add(in).add(est).add(run);
+  cmdline.add(in).add(est).add(mcmc).add(run);
   po::variables_map vm;
   try {
     po::store(parse_last_wins(argc, argv, cmdline, eval_option_rules()), vm);
@@ -104,9 +186,10 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     }
     if (vm.count("help")) {
       if (print_help)
-        std::cout << "aevb-eval: importance-sampled log-likelihood (and ELBO) of a trained VAE on a dataset split,\n"
-                     "data-parallel over MPI.\n\n"
-                     "Usage: [mpirun -np P] aevb-eval --model FILE --data DIR [options]\n"
+        std::cout << "aevb-eval: log p(x) of a trained VAE on a dataset split (or on data simulated from it), per\n"
+                     "point with standard errors, data-parallel over MPI: importance sampling, annealed importance\n"
+                     "sampling, BDMC bounds, AEVB's Appendix D estimator, quadrature (docs/estimators.md); the ELBO.\n\n"
+                     "Usage: [mpirun -np P] aevb-eval --model FILE (--data DIR | --simulate N) [options]\n"
                   << cmdline
                   << "\nExit codes: 0 done, 2 bad option, 3 bad input file (missing, corrupted, model and data of\n"
                      "different dimension), 4 cannot write the results file (or it exists: --force), 6 no progress\n"
@@ -121,8 +204,18 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     throw usage_error(e.what());
   }
   if (c.model_path.empty()) throw usage_error("--model: required (a model file written by aevb-train, or a checkpoint)");
-  if (c.data_dir.empty()) throw usage_error("--data: required (a dataset directory written by aevb-data)");
-  c.ks = parse_k_list(c.k_text);
+  c.estimators = parse_estimator_list(c.estimator_text);
+  if (c.simulate > 0 && !c.data_dir.empty())
+    throw usage_error("--simulate " + std::to_string(c.simulate) + " evaluates points simulated from the model; "
+                      "it replaces --data " + c.data_dir + " (give one of the two)");
+  if (c.simulate == 0 && c.data_dir.empty())
+    throw usage_error("--data: required (a dataset directory written by aevb-data), or --simulate N");
+  if (c.uses("bdmc") && c.simulate == 0)
+    throw usage_error("--estimator bdmc: needs data simulated from the model (--simulate N): its upper bound starts "
+                      "from the exact posterior sample, the z that made each x");
+  if (c.theta_samples > 0 && !c.uses("is"))
+    throw usage_error("--theta-samples: the predictive is importance-sampled; add is to --estimator");
+  c.ks = c.uses("is") ? parse_k_list(c.k_text) : std::vector<int64_t>{};
   // Ranges and words: eval_option_rules(), checked as the options are read.
   if (c.out_path.empty()) throw usage_error("--out: expected a results file path, got ''");
   return true;

@@ -12,6 +12,23 @@
 namespace aevb {
 namespace {
 constexpr const char* kTool = "aevb-eval";
+// The MCMC estimators' limits on the latent dimension (docs/estimators.md).
+void check_estimators_fit(const EvalConfig& cfg, const ModelSpec& spec, bool print) {
+  const int64_t J = spec.latent;
+  if (cfg.uses("quadrature") && J > 3)
+    throw usage_error("--estimator quadrature: the grid has quadrature-points^J cells; it is for a latent dimension "
+                      "<= 3, and " + cfg.model_path + " has J = " + std::to_string(J));
+  if (cfg.uses("hmc") && J > 5) {
+    if (!cfg.mcmc.hmc_any_latent)
+      throw usage_error("--estimator hmc: AEVB's Appendix D estimator (a density fitted to posterior samples) is "
+                        "for a low-dimensional latent space, J <= 5, and " + cfg.model_path + " has J = " +
+                        std::to_string(J) + "; use ais, or --hmc-any-latent to run it anyway");
+    if (print)
+      std::cerr << kTool << ": warning: --estimator hmc with J = " << J
+                << ": the mixture fit and the reciprocal estimator degrade with J; compare with ais" << std::endl;
+  }
+}
+
 }  // namespace
 
 Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
@@ -38,6 +55,14 @@ Inputs load_inputs(const EvalConfig& cfg, const MpiComm& comm) {
     in.model = load_model_or_checkpoint(cfg.model_path);
     const ModelSpec& spec = in.model.model->spec();
     const bool bernoulli = spec.decoder == DecoderKind::kBernoulli;
+    check_estimators_fit(cfg, spec, comm.rank() == 0);
+    if (cfg.simulate > 0) {  // points drawn from the model itself: no files to read
+      if (cfg.binarize == "dynamic")
+        throw usage_error("--binarize dynamic: --simulate data are drawn from the model (binary for a Bernoulli decoder)");
+      in.dataset_name = "simulated";
+      in.points = cfg.max_points >= 0 ? std::min(cfg.max_points, cfg.simulate) : cfg.simulate;
+      return;
+    }
     if (cfg.binarize == "dynamic" && !bernoulli)
       throw usage_error("--binarize dynamic: only meaningful for a model with a Bernoulli decoder");
     in.manifest = Manifest::load(cfg.data_dir);

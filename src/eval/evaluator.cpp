@@ -19,6 +19,8 @@
 #include "aevb/cli/options.hpp"
 #include "eval_inputs.hpp"
 #include "eval_summary.hpp"
+#include "eval_resume.hpp"
+#include "mcmc_block.hpp"
 #include "aevb/io/eval_results.hpp"
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/io/model_file.hpp"
@@ -42,7 +44,8 @@ constexpr const char* kTool = "aevb-eval";
 // each decoder call then holds the same (point, sample) rows in the same places
 // whatever P is, and the per-point results are bit-identical across rank counts.
 struct Plan {
-  std::unique_ptr<ImportanceSampler> is, prior;
+  std::unique_ptr<ImportanceSampler> is, prior;  // is: nullptr unless --estimator lists it
+  McmcPlan mcmc;
   // A Bayesian model: the decoder with weight noise (the full bound), and the
   // S parameter buffers theta_s ~ q(theta) of the predictive (encoder as is).
   std::unique_ptr<BayesDecoder> bayes;
@@ -54,8 +57,10 @@ struct Plan {
 
 Plan make_plan(const EvalConfig& cfg, Vae& m, int64_t N, int64_t train_rows, const MpiComm& comm) {
   Plan p;
-  p.is = std::make_unique<ImportanceSampler>(m, Proposal::kPosterior, cfg.ks, cfg.seed, cfg.chunk_rows);
-  p.unit = p.is->plan().points;
+  if (cfg.uses("is")) {
+    p.is = std::make_unique<ImportanceSampler>(m, Proposal::kPosterior, cfg.ks, cfg.seed, cfg.chunk_rows);
+    p.unit = p.is->plan().points;
+  }
   if (cfg.prior_samples > 0) {
     // Its group size made a multiple or divisor of the IS one so both align.
     int64_t g = plan_chunks(cfg.prior_samples, cfg.chunk_rows).points;
@@ -75,6 +80,8 @@ Plan make_plan(const EvalConfig& cfg, Vae& m, int64_t N, int64_t train_rows, con
                      static_cast<double>(std::max<int64_t>(train_rows, 1));
     for (int64_t s = 0; s < cfg.theta_samples; ++s) p.thetas.push_back(sample_theta(m, cfg.seed, s));
   }
+  p.mcmc = make_mcmc_plan(cfg, m);
+  if (p.mcmc.ais || p.mcmc.hmc) p.unit = std::lcm(p.unit, p.mcmc.group);  // whole batches of every sampler
   const int64_t units = (N + p.unit - 1) / p.unit;
   const Range mine = part_of(0, units, comm.rank(), comm.size());
   p.lo = std::min(N, mine.lo * p.unit);
@@ -88,119 +95,44 @@ void print_header(const EvalConfig& cfg, const Inputs& in, const Plan& p, const 
   s << kTool << ": model " << cfg.model_path << " (" << in.model.meta.format << ", step " << in.model.meta.step << ", "
     << spec.x_dim << "-" << (spec.hidden.empty() ? std::string("linear") : spec.hidden_string()) << "-" << spec.latent
     << ", " << to_string(spec.decoder) << " decoder)\n"
-    << kTool << ": data " << cfg.data_dir << " split '" << cfg.split << "': " << in.points << " points, "
+    << kTool << ": data "
+    << (cfg.simulate > 0 ? "simulated from the model (seed " + std::to_string(cfg.seed) + ")"
+                         : cfg.data_dir + " split '" + cfg.split + "'")
+    << ": " << in.points << " points, "
     << (in.binarized ? "binarized (seed " + std::to_string(cfg.binarize_seed) + ")" : std::string("not binarized"))
-    << "\n"
-    << kTool << ": K = " << cfg.k_text << " from one stream (seed " << cfg.seed << "); " << p.is->plan().points
-    << " point(s) x " << p.is->plan().samples << " samples per decoder call, " << p.is->plan().passes
-    << " call(s) per group; " << comm.size() << " rank(s)\n";
+    << "\n" << kTool << ": estimators " << cfg.estimator_text << "; " << comm.size() << " rank(s), " << p.unit
+    << " point(s) per unit of work\n";
+  if (p.is)
+    s << kTool << ": K = " << cfg.k_text << " from one stream (seed " << cfg.seed << "); " << p.is->plan().points
+      << " point(s) x " << p.is->plan().samples << " samples per decoder call, " << p.is->plan().passes
+      << " call(s) per group\n";
+  if (p.mcmc.any()) s << kTool << ": MCMC settings " << mcmc_settings_json(cfg) << "\n";
   std::cerr << s.str() << std::flush;
-}
-
-// Finished points of an interrupted evaluation (OUT.partial) with the same
-// settings: they are copied, not recomputed.
-struct Finished {
-  EvalResults r;
-  std::unordered_map<int64_t, size_t> row;  // global index -> row of r
-  bool has(int64_t g) const { return row.count(g) != 0; }
-};
-
-std::string partial_path(const EvalConfig& cfg) { return cfg.out_path + ".partial"; }
-
-// What identifies an evaluation: the same model, data and estimator settings
-// give the same per-point numbers (they do not depend on the rank count).
-// Sets these attributes of r; its per-point arrays are left as they are.
-void describe_run(const EvalConfig& cfg, const Inputs& in, EvalResults& r) {
-  r.k_values = cfg.ks;
-  r.model_path = cfg.model_path;
-  r.model_format = in.model.meta.format;
-  r.model_params_sha256 = in.model.meta.params_sha256;
-  r.model_step = in.model.meta.step;
-  r.dataset = in.dataset_name;
-  r.data_sha256 = in.data_sha256;
-  r.chunk_rows = cfg.chunk_rows;
-  r.data_dir = cfg.data_dir;
-  r.split = cfg.split;
-  r.binarization = in.binarized ? "dynamic" : "none";
-  r.seed = cfg.seed;
-  r.binarize_seed = cfg.binarize_seed;
-  r.elbo_samples = cfg.elbo_samples;
-  r.prior_samples = cfg.prior_samples;
-  r.latent = in.model.model->spec().latent;
-  r.theta_samples = cfg.theta_samples;
-  const Vae& m = *in.model.model;
-  if (m.spec().bayes && in.model.meta.train_rows > 0)
-    r.weight_kl_per_point = weight_kl(m, m.spec().prior_precision, WeightKl::kAnalytic, 0, 0, nullptr) /
-                            static_cast<double>(in.model.meta.train_rows);
-}
-
-// Every rank reads OUT.partial (rank 0 writes, everyone reads); --force ignores it.
-Finished load_finished(const EvalConfig& cfg, const Inputs& in, const MpiComm& comm) {
-  Finished f;
-  collectively(comm, kTool, [&] {
-    if (cfg.force || !std::filesystem::exists(partial_path(cfg))) return;
-    f.r = read_eval_results(partial_path(cfg));
-    EvalResults want;
-    describe_run(cfg, in, want);
-    std::string diff;
-    auto cmp = [&](const char* what, const auto& a, const auto& b) {
-      if (!(a == b)) diff += std::string(diff.empty() ? "" : ", ") + what;
-    };
-    cmp("model parameters", f.r.model_params_sha256, want.model_params_sha256);
-    cmp("dataset", f.r.dataset, want.dataset);
-    cmp("data (shard checksums)", f.r.data_sha256, want.data_sha256);
-    cmp("chunk-rows", f.r.chunk_rows, want.chunk_rows);
-    cmp("split", f.r.split, want.split);
-    cmp("k", f.r.k_values, want.k_values);
-    cmp("seed", f.r.seed, want.seed);
-    cmp("binarization", f.r.binarization, want.binarization);
-    cmp("binarize-seed", f.r.binarize_seed, want.binarize_seed);
-    cmp("elbo-samples", f.r.elbo_samples, want.elbo_samples);
-    cmp("theta-samples", f.r.theta_samples, want.theta_samples);
-    cmp("prior-samples", f.r.prior_samples, want.prior_samples);
-    if (!diff.empty())
-      throw output_error(partial_path(cfg) + ": the finished points of an interrupted evaluation with other settings (" +
-                         diff + " differ); resume it with the same options, remove it, or use --force");
-  });
-  for (size_t i = 0; i < f.r.index.size(); ++i) f.row.emplace(f.r.index[i], i);
-  if (comm.rank() == 0 && !f.row.empty())
-    std::cerr << kTool << ": resuming: " << f.row.size() << " point(s) already finished in " << partial_path(cfg)
-              << std::endl;
-  return f;
 }
 
 // This rank's points [lo, hi): per-point results, in the rank's order.
 struct Local {
   EvalResults r;
   std::vector<uint8_t> have;  // the point's results are final
-  double is_seconds = 0, evals = 0;
+  double is_seconds = 0, evals = 0, mcmc_seconds = 0, mcmc_rows = 0;
   bool stopped = false;  // a stop signal ended the loop before every point was done
 };
-
-void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, int64_t nK, bool prior) {
-  for (int64_t k = 0; k < nK; ++k) to.log_px[j * nK + k] = from.log_px[i * nK + k];
-  // (A partial file of an older aevb-eval has no posterior means: NaN.)
-  const size_t J = static_cast<size_t>(to.latent);
-  for (size_t u = 0; u < J; ++u)
-    to.mu[j * J + u] = from.latent == to.latent ? from.mu[i * J + u] : std::numeric_limits<double>::quiet_NaN();
-  to.elbo[j] = from.elbo[i];
-  to.rec[j] = from.rec[i];
-  to.kl[j] = from.kl[i];
-  if (prior) to.log_px_prior[j] = from.log_px_prior[i];
-  if (!to.elbo_full.empty()) to.elbo_full[j] = from.elbo_full[i];
-  if (!to.log_px_predictive.empty()) to.log_px_predictive[j] = from.log_px_predictive[i];
-}
 
 // All three estimates of one block of points: importance sampling, the
 // per-point ELBO (estimator B, as aevb-train's test ELBO: same noise for the
 // same seed) and, with --prior-samples, naive Monte Carlo with z ~ p(z).
 // x: the block's rows (this rank's points b..b+nb-1), binarized if the model is.
-void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, Plan& p, Sgvb& sg, Sgvb& full, int64_t b, int64_t nb,
-                    Local& L) {
+void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, const float* z_exact, Plan& p, Sgvb& sg, Sgvb& full,
+                    int64_t b, int64_t nb, Local& L) {
   const int64_t nK = static_cast<int64_t>(cfg.ks.size());
   const int64_t* gi = x.global_index.data();  // gi[u - b]: point u of this rank
+  if (p.mcmc.any()) {
+    const double t = now_s();
+    run_mcmc_block(p.mcmc, x.x.data(), gi, nb, z_exact, b, L.r.columns);
+    L.mcmc_seconds += now_s() - t;
+  }
   const double t = now_s();
-  p.is->run(x.x.data(), gi, nb, L.r.log_px.data() + b * nK);
+  if (p.is) p.is->run(x.x.data(), gi, nb, L.r.log_px.data() + b * nK);
   if (!p.thetas.empty()) {
     // The predictive: the same sampler with the decoder at each theta_s, the
     // estimates at the largest K averaged over s in probability space.
@@ -257,6 +189,7 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   // block by block (the same blocks, so the same results, either way).
   std::unique_ptr<RowRange> rows;
   collectively(comm, kTool, [&] {
+    if (cfg.simulate > 0) return;  // the points are drawn block by block below
     rows = std::make_unique<RowRange>(in.manifest, cfg.split, in.validate, p.lo, p.hi,
                                       parse_byte_size("memory-budget", cfg.memory_budget) / 2);
   });
@@ -269,10 +202,16 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   L.r.mu.resize(static_cast<size_t>(n * L.r.latent));
   if (p.bayes) L.r.elbo_full.resize(static_cast<size_t>(n));
   if (!p.thetas.empty()) L.r.log_px_predictive.resize(static_cast<size_t>(n));
+  for (const std::string& c : p.mcmc.columns()) L.r.columns[c].assign(static_cast<size_t>(n), 0.0);
   L.have.assign(static_cast<size_t>(n), 0);
   Sgvb sg(m, Estimator::kB, cfg.elbo_samples), full(m, Estimator::kB, cfg.elbo_samples);
   full.set_bayes_decoder(p.bayes.get());
-  const int64_t block = p.unit * std::max<int64_t>(1, 200000 / (cfg.ks.back() * p.unit));
+  // ~200k importance samples per block; one unit of work with an MCMC estimator
+  // (seconds to minutes each: progress, stop checks and the watchdog in between).
+  const int64_t k_max = cfg.ks.empty() ? 1 : cfg.ks.back();
+  const int64_t block = p.mcmc.any() ? p.unit : p.unit * std::max<int64_t>(1, 200000 / (k_max * p.unit));
+  DataMatrix sim;  // --simulate: the block's points, drawn from the model, and the z that made them
+  std::vector<float> sim_z;
   const int64_t blocks = static_cast<int64_t>(comm.allreduce_max(static_cast<double>((n + block - 1) / block)));
   const double t0 = now_s();
   double last_progress = t0;
@@ -280,7 +219,7 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   std::string read_error;
   for (int64_t k = 0; k < blocks; ++k) {
     const int64_t b = std::min(n, k * block), nb = std::min(block, n - b);
-    dog.phase("importance sampling a block of points", false);
+    dog.phase("estimating a block of points", false);
     bool all_finished = nb > 0;
     for (int64_t i = b; i < b + nb && all_finished; ++i) all_finished = fin.has(L.r.index[static_cast<size_t>(i)]);
     if (all_finished) {
@@ -288,9 +227,19 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
         copy_point(fin.r, fin.row.at(L.r.index[static_cast<size_t>(i)]), L.r, static_cast<size_t>(i), nK, prior);
     } else if (nb > 0) {
       try {
-        DataMatrix& x = rows->chunk(p.lo + b, nb);
-        if (in.binarized) binarize_for_evaluation(x, cfg.binarize_seed);
-        evaluate_block(cfg, x, p, sg, full, b, nb, L);
+        if (cfg.simulate > 0) {
+          sim.rows = nb, sim.cols = m.spec().x_dim;
+          sim.x.resize(static_cast<size_t>(nb * sim.cols));
+          sim.global_index.resize(static_cast<size_t>(nb));
+          std::iota(sim.global_index.begin(), sim.global_index.end(), p.lo + b);
+          sim_z.resize(static_cast<size_t>(nb * m.spec().latent));
+          simulate_from_model(m, cfg.seed, sim.global_index.data(), nb, sim.x.data(), sim_z.data());
+          evaluate_block(cfg, sim, sim_z.data(), p, sg, full, b, nb, L);
+        } else {
+          DataMatrix& x = rows->chunk(p.lo + b, nb);
+          if (in.binarized) binarize_for_evaluation(x, cfg.binarize_seed);
+          evaluate_block(cfg, x, nullptr, p, sg, full, b, nb, L);
+        }
       } catch (const Error& e) {  // a read failed: agreed below, every rank stops
         read_code = e.code();
         read_error = e.what();
@@ -304,7 +253,9 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
     if (comm.rank() == 0 && cfg.progress_every > 0 && now_s() - last_progress >= cfg.progress_every) {
       last_progress = now_s();
       std::cerr << kTool << ": rank 0: " << b + nb << "/" << n << " points, "
-                << fmt("%.0f sample evaluations/s", static_cast<double>(p.is->sample_evals()) / (last_progress - t0))
+                << fmt("%.0f decoder rows/s",
+                       static_cast<double>((p.is ? p.is->sample_evals() : 0) + p.mcmc.decoder_rows()) /
+                           (last_progress - t0))
                 << std::endl;
     }
     dog.phase("the stop check between blocks (waiting for the other ranks)", true);
@@ -315,8 +266,10 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   }
   dog.phase("gathering the results (waiting for the other ranks)", true);
   L.is_seconds = comm.allreduce_max(L.is_seconds);
-  L.evals = static_cast<double>(p.is->sample_evals());
-  comm.allreduce_sum(&L.evals, 1);
+  L.mcmc_seconds = comm.allreduce_max(L.mcmc_seconds);
+  double counts[2] = {static_cast<double>(p.is ? p.is->sample_evals() : 0), static_cast<double>(p.mcmc.decoder_rows())};
+  comm.allreduce_sum(counts, 2);
+  L.evals = counts[0], L.mcmc_rows = counts[1];
   return L;
 }
 
@@ -337,6 +290,7 @@ EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& c
     const size_t J = static_cast<size_t>(L.r.latent);
     mine.mu.insert(mine.mu.end(), L.r.mu.begin() + static_cast<std::ptrdiff_t>(i * J),
                    L.r.mu.begin() + static_cast<std::ptrdiff_t>((i + 1) * J));
+    for (const auto& [name, v] : L.r.columns) mine.columns[name].push_back(v[i]);
   }
   EvalResults r;
   r.index = comm.gather(mine.index);
@@ -349,44 +303,9 @@ EvalResults gather_done(const Local& L, int64_t nK, bool prior, const MpiComm& c
   // (Every rank has the same model: the same arrays are present everywhere.)
   if (!L.r.elbo_full.empty()) r.elbo_full = comm.gather(mine.elbo_full);
   if (!L.r.log_px_predictive.empty()) r.log_px_predictive = comm.gather(mine.log_px_predictive);
+  for (const auto& [name, v] : L.r.columns) r.columns[name] = comm.gather(mine.columns[name]);
   r.latent = L.r.latent;
   return r;
-}
-
-// Rank 0, after a stop signal: this run's finished points plus the earlier
-// ones it did not reach, written atomically to OUT.partial.
-json write_partial(const EvalConfig& cfg, const Inputs& in, EvalResults done, const Finished& fin, double t_start) {
-  const int64_t nK = static_cast<int64_t>(cfg.ks.size());
-  const bool prior = cfg.prior_samples > 0;
-  std::unordered_map<int64_t, size_t> have;
-  for (size_t i = 0; i < done.index.size(); ++i) have.emplace(done.index[i], i);
-  for (size_t i = 0; i < fin.r.index.size(); ++i) {
-    if (have.count(fin.r.index[i])) continue;
-    const size_t j = done.index.size();
-    done.index.push_back(fin.r.index[i]);
-    done.log_px.resize(done.log_px.size() + static_cast<size_t>(nK));
-    done.elbo.push_back(0), done.rec.push_back(0), done.kl.push_back(0);
-    if (prior) done.log_px_prior.push_back(0);
-    done.mu.resize(done.mu.size() + static_cast<size_t>(done.latent));
-    if (!done.elbo_full.empty() || in.model.model->spec().bayes) done.elbo_full.resize(j + 1);
-    if (cfg.theta_samples > 0) done.log_px_predictive.resize(j + 1);
-    copy_point(fin.r, i, done, j, nK, prior);
-  }
-  EvalResults& r = done;
-  describe_run(cfg, in, r);
-  r.complete = false;
-  r.wall_seconds = now_s() - t_start;
-  write_eval_results(partial_path(cfg), r);
-  std::cerr << kTool << ": stop signal received: " << r.points() << " of " << in.points
-            << " point(s) finished, kept in " << partial_path(cfg) << "; run the same command to resume; exiting with "
-            << kExitRequeue << std::endl;
-  return json{{"tool", kTool},
-              {"status", "stopped"},
-              {"exit_code", kExitRequeue},
-              {"points_done", r.points()},
-              {"points", in.points},
-              {"partial", partial_path(cfg)},
-              {"wall_seconds", r.wall_seconds}};
 }
 
 // Rank 0: the results file and the JSON summary (with the same numbers on stderr).
@@ -405,6 +324,14 @@ json write_and_summarize(const EvalConfig& cfg, const Inputs& in, EvalResults do
   s["sample_evals"] = r.sample_evals;
   s["sample_evals_per_s"] = r.sample_evals_per_s;
   s["is_seconds"] = is.is_seconds;
+  if (is.mcmc_rows > 0) {
+    // Decoder rows of the MCMC estimators: each a forward pass (and for HMC a backward_data pass).
+    s["mcmc_decoder_rows"] = is.mcmc_rows;
+    s["mcmc_seconds"] = is.mcmc_seconds;
+    s["mcmc_decoder_rows_per_s"] = is.mcmc_seconds > 0 ? is.mcmc_rows / is.mcmc_seconds : 0;
+    std::cerr << kTool << ": MCMC: " << fmt("%.4g decoder rows in %.1f s", is.mcmc_rows, is.mcmc_seconds)
+              << fmt(" (%.0f/s)", is.mcmc_seconds > 0 ? is.mcmc_rows / is.mcmc_seconds : 0) << std::endl;
+  }
   s["wall_seconds"] = r.wall_seconds;
   s["out"] = cfg.out_path;
   std::cerr << kTool << ": " << r.sample_evals << " importance-sample evaluations in " << fmt("%.1f s", is.is_seconds)

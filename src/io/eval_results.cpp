@@ -1,6 +1,7 @@
 #include "aevb/io/eval_results.hpp"
 #include "aevb/base/version.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "aevb/base/error.hpp"
@@ -9,6 +10,14 @@
 namespace aevb {
 
 constexpr int64_t kEvalResultsVersion = 1;
+
+const std::vector<std::string>& mcmc_columns() {
+  static const std::vector<std::string> names = {
+      "log_px_ais",        "log_px_ais_se",     "ais_accept",        "log_px_ais_reverse", "log_px_ais_reverse_se",
+      "log_px_hmc",        "log_px_hmc_se",     "hmc_accept",        "hmc_ess",            "hmc_components",
+      "log_px_quadrature", "quadrature_edge_fraction", "quadrature_resolution"};
+  return names;
+}
 
 void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::AtomicFile f(path);
@@ -39,8 +48,17 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
   h5::write_attr_int(root, "complete", r.complete ? 1 : 0);
   h5::write_attr_string(root, "data_sha256", r.data_sha256);
   h5::write_attr_int(root, "chunk_rows", r.chunk_rows);
-  h5::write_dataset(root, "log_px", r.log_px.data(), {n, nk});
-  h5::write_dataset(root, "k_values", r.k_values.data(), {nk});
+  h5::write_attr_string(root, "estimators", r.estimators);
+  h5::write_attr_string(root, "estimator_settings", r.estimator_settings);
+  h5::write_attr_int(root, "simulated", r.simulated);
+  if (nk > 0) {
+    h5::write_dataset(root, "log_px", r.log_px.data(), {n, nk});
+    h5::write_dataset(root, "k_values", r.k_values.data(), {nk});
+  }
+  for (const auto& [name, v] : r.columns) {
+    if (v.size() != n) throw output_error(path + ": internal: /" + name + " has " + std::to_string(v.size()) + " values for " + std::to_string(n) + " points");
+    h5::write_dataset(root, name.c_str(), v.data(), {n});
+  }
   h5::write_dataset(root, "elbo", r.elbo.data(), {n});
   h5::write_dataset(root, "rec", r.rec.data(), {n});
   h5::write_dataset(root, "kl", r.kl.data(), {n});
@@ -78,9 +96,14 @@ EvalResults read_eval_results(const std::string& path) {
   r.complete = !h5::has_attr(root, "complete") || h5::read_attr_int(root, "complete") != 0;
   if (h5::has_attr(root, "data_sha256")) r.data_sha256 = h5::read_attr_string(root, "data_sha256");
   if (h5::has_attr(root, "chunk_rows")) r.chunk_rows = h5::read_attr_int(root, "chunk_rows");
-  r.k_values = h5::read_dataset<int64_t>(root, "k_values").data;
+  if (h5::has_attr(root, "estimators")) r.estimators = h5::read_attr_string(root, "estimators");
+  if (h5::has_attr(root, "estimator_settings")) r.estimator_settings = h5::read_attr_string(root, "estimator_settings");
+  if (h5::has_attr(root, "simulated")) r.simulated = h5::read_attr_int(root, "simulated");
+  if (h5::has_link(root, "k_values")) r.k_values = h5::read_dataset<int64_t>(root, "k_values").data;
   r.index = h5::read_dataset<int64_t>(root, "index").data;
-  r.log_px = h5::read_dataset<double>(root, "log_px").data;
+  if (h5::has_link(root, "log_px")) r.log_px = h5::read_dataset<double>(root, "log_px").data;
+  for (const std::string& name : mcmc_columns())
+    if (h5::has_link(root, name.c_str())) r.columns[name] = h5::read_dataset<double>(root, name.c_str()).data;
   r.elbo = h5::read_dataset<double>(root, "elbo").data;
   r.rec = h5::read_dataset<double>(root, "rec").data;
   r.kl = h5::read_dataset<double>(root, "kl").data;
@@ -101,7 +124,8 @@ EvalResults read_eval_results(const std::string& path) {
   if (r.log_px.size() != n * r.k_values.size() || r.elbo.size() != n || r.rec.size() != n || r.kl.size() != n ||
       (r.prior_samples > 0 && r.log_px_prior.size() != n) || r.mu.size() != n * static_cast<size_t>(r.latent) ||
       (!r.elbo_full.empty() && r.elbo_full.size() != n) ||
-      (r.theta_samples > 0 && r.log_px_predictive.size() != n))
+      (r.theta_samples > 0 && r.log_px_predictive.size() != n) ||
+      std::any_of(r.columns.begin(), r.columns.end(), [&](const auto& c) { return c.second.size() != n; }))
     throw input_error(path + ": per-point datasets disagree in length with /index (" + std::to_string(n) + " points)");
   return r;
 }

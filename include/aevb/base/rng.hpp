@@ -32,6 +32,13 @@ enum class Purpose : uint32_t {
   kWeightNoise = 14,    // full VB: the decoder's pre-activation noise (local reparameterization)
   kWeightKl = 15,       // full VB: the theta sample of the sampled KL(q(theta) || p(theta)) (index 0)
   kThetaSample = 16,    // full VB, aevb-eval: theta_s ~ q(theta) of the predictive (step = s)
+  // aevb-eval's MCMC estimators (core/hmc.hpp, core/ais.hpp); index = global point,
+  // sample = chain, step = transition (or iteration) number:
+  kHmcMomentum = 17,    // the momentum drawn at the start of each HMC transition
+  kHmcAccept = 18,      // the uniform of each Metropolis accept test (element 0)
+  kMcmcStart = 19,      // the chains' starting points, z ~ q(z|x) or p(z)
+  kMixtureInit = 20,    // the Appendix D estimator: k-means++ seeding of the mixture fit by EM
+  kSimulate = 21,       // BDMC: simulated data, z ~ p(z) (step 0) and x ~ p(x|z) (step 1)
   // Data preparation (aevb-data), never used at training time:
   kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
   kStaticBinarize = 11, // static binarization (step = source stream, index = source row)

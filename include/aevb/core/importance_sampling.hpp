@@ -30,6 +30,14 @@ struct LogSumExp {
   double value() const;
 };
 
+// log 1/n sum_i exp w_i and its delta-method standard error,
+// sd(exp w) / (sqrt(n) mean(exp w)) (0 for n < 2): the estimate of log E[exp w]
+// from n independent weights (AIS chains, importance samples).
+struct LogMeanExp {
+  double value = 0, se = 0;
+};
+LogMeanExp log_mean_exp(const double* w, int64_t n);
+
 enum class Proposal { kPosterior, kPrior };
 
 // How the samples of a group of points are laid out in one decoder call:

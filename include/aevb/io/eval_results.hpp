@@ -11,13 +11,22 @@
 //   /log_px_predictive float64 [points]   a Bayesian model with --theta-samples S: log 1/S sum_s p_theta_s(x)
 //   /posterior_mean float64 [points x J]  E_q[z|x], the encoder's mean (NaN rows: points an
 //                                         interrupted run of an older aevb-eval finished)
+//   MCMC estimators (--estimator; docs/estimators.md), float64 [points] each, present when run:
+//     ais:        /log_px_ais /log_px_ais_se /ais_accept
+//     bdmc:       the ais arrays plus /log_px_ais_reverse /log_px_ais_reverse_se (a stochastic upper bound)
+//     hmc:        /log_px_hmc /log_px_hmc_se /hmc_accept /hmc_ess /hmc_components
+//     quadrature: /log_px_quadrature /quadrature_edge_fraction /quadrature_resolution
+//   /log_px and /k_values are absent when is was not run (k_values attribute empty).
 //   root attrs: format, format_version, model, model_format, model_params_sha256,
 //     model_step, dataset, data_dir, split, seed, k_values, elbo_samples,
 //     prior_samples, binarization, binarize_seed, points, sample_evals,
 //     sample_evals_per_s, wall_seconds, created_by, data_sha256, chunk_rows, complete (1; 0 in an
-//     interrupted evaluation's OUT.partial, which holds only the finished points)
+//     interrupted evaluation's OUT.partial, which holds only the finished points), estimators ("is,ais"),
+//     estimator_settings (JSON text: every MCMC option that changes the numbers), simulated (N > 0: points
+//     simulated from the model, --simulate)
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +43,10 @@ struct EvalResults {
   double weight_kl_per_point = 0;    // KL(q(theta) || p(theta)) / train_rows (Bayesian models)
   std::vector<double> mu;            // points x latent: the encoder's mean of each point
   int64_t latent = 0;
+  // The MCMC estimators' per-point arrays, by dataset name (mcmc_columns()).
+  std::map<std::string, std::vector<double>> columns;
+  std::string estimators = "is", estimator_settings = "{}";
+  int64_t simulated = 0;
   // What was evaluated, and how.
   std::vector<int64_t> k_values;
   std::string model_path, model_format, model_params_sha256, dataset, data_dir, split, binarization;
@@ -46,6 +59,9 @@ struct EvalResults {
 
   int64_t points() const { return static_cast<int64_t>(index.size()); }
 };
+
+// Every per-point array an MCMC estimator may write, in file order.
+const std::vector<std::string>& mcmc_columns();
 
 // Written atomically (temp file + rename): a reader never sees half a file.
 // output_error (exit 4) if it cannot be written.
