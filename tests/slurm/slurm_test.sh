@@ -136,7 +136,7 @@ case_eval() {  # an evaluation job (srun launcher) writes its results
 
 case_requeue() {  # USR1 -> checkpoint -> requeue -> resume -> bitwise identical to an uninterrupted job
   need_cluster
-  local steps=4000 ref id secs
+  local steps=20000 ref id secs  # long enough that the signal (1 s after the start) finds it running on fast CPUs
   ref=$(submit --output="$W/ref.out" "$SRC/jobs/train.sbatch" "${COMMON[@]}" --max-steps $steps --out "$W/ref")
   wait_job "$ref" >/dev/null || fail "reference job timed out"
   [[ $(field "$ref" JobState) == COMPLETED ]] || fail "reference job state $(field "$ref" JobState)"
