@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "aevb/base/rng.hpp"
+#include "aevb/core/importance_sampling.hpp"
+#include "aevb/core/likelihood.hpp"
 #include "aevb/core/vae.hpp"
 
 namespace aevb::testing {
@@ -102,6 +104,50 @@ struct Ppca {
       logdet += 2 * std::log(L[i][i]);
     }
     return -0.5 * (static_cast<double>(D) * kLog2Pi + logdet + quad);
+  }
+};
+
+// A Bernoulli decoder with a 2-D latent (6-8-2) and real posterior structure,
+// its encoder shrunk to a broad, roughly prior-like proposal, and n binary points.
+struct Bernoulli2d {
+  ModelSpec spec;
+  std::unique_ptr<Vae> m;
+  std::vector<float> x;
+  explicit Bernoulli2d(int64_t n) {
+    spec.x_dim = 6;
+    spec.hidden = {8};
+    spec.latent = 2;
+    m = std::make_unique<Vae>(spec);
+    init_params(*m, InitScheme::kNormal, 0.8f, 3);
+    for (int64_t i = m->encoder.weight_offset(0); i < m->decoder_begin(); ++i) m->params[static_cast<size_t>(i)] *= 0.2f;
+    x.resize(static_cast<size_t>(n * spec.x_dim));
+    for (int64_t i = 0; i < n * spec.x_dim; ++i) x[static_cast<size_t>(i)] = ((i * 7 + i / 5) % 3 == 0) ? 1.f : 0.f;
+  }
+  // log p(x) of each point by the midpoint rule over [-7, 7]^2, spacing 0.04
+  // (the integrand is smooth and decays like the prior), log-sum-exp in double.
+  std::vector<double> grid_log_px() {
+    const double h = 0.04, lo = -7;
+    const int64_t K = static_cast<int64_t>(14 / h), D = spec.x_dim, n = static_cast<int64_t>(x.size()) / D;
+    std::vector<float> z(static_cast<size_t>(K * K * 2));
+    for (int64_t a = 0; a < K; ++a)
+      for (int64_t c = 0; c < K; ++c) {
+        z[static_cast<size_t>(2 * (a * K + c))] = static_cast<float>(lo + (a + 0.5) * h);
+        z[static_cast<size_t>(2 * (a * K + c) + 1)] = static_cast<float>(lo + (c + 0.5) * h);
+      }
+    const float* dec = m->decoder.forward(z.data(), K * K);
+    const std::vector<float> logits(dec, dec + K * K * D);
+    DecoderLikelihood lik(spec);
+    std::vector<double> ll(static_cast<size_t>(K * K)), out(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      lik.log_prob(x.data() + i * D, K * K, logits.data(), K * K, ll.data());
+      LogSumExp acc;
+      for (int64_t g = 0; g < K * K; ++g) {
+        const double z0 = z[static_cast<size_t>(2 * g)], z1 = z[static_cast<size_t>(2 * g + 1)];
+        acc.add(ll[static_cast<size_t>(g)] - kLog2Pi - 0.5 * (z0 * z0 + z1 * z1));
+      }
+      out[static_cast<size_t>(i)] = acc.value() + 2 * std::log(h);
+    }
+    return out;
   }
 };
 

@@ -66,6 +66,8 @@ TEST_F(EvalMcmc, AllEstimatorsAgreeWithTheQuadratureOnATrainedModel) {
     EXPECT_EQ(res.columns.at(c).size(), 24u) << c;
   }
   EXPECT_EQ(res.estimators, "is,ais,hmc,quadrature");
+  ASSERT_EQ(res.columns.at("log_px_se").size(), 24u);  // importance sampling's, at K = 1000
+  EXPECT_GT(s["nll"]["1000"]["mean_point_se"].get<double>(), 0.0);
   const std::vector<double>& quad = res.columns.at("log_px_quadrature");
   std::vector<double> is(24);
   for (size_t i = 0; i < 24; ++i) is[i] = res.log_px[i * 2 + 1];

@@ -267,42 +267,12 @@ TEST(Quadrature, ACoarseGridReportsItsResolution) {
 // reciprocal estimator and the quadrature estimator against a fine grid over
 // [-7, 7]^2.
 TEST(Mcmc, BernoulliTwoDimensionalModelAgainstGridIntegration) {
-  ModelSpec sp;
-  sp.x_dim = 6;
-  sp.hidden = {8};
-  sp.latent = 2;
-  Vae m(sp);
-  init_params(m, InitScheme::kNormal, 0.8f, 3);
-  for (int64_t i = m.encoder.weight_offset(0); i < m.decoder_begin(); ++i) m.params[static_cast<size_t>(i)] *= 0.2f;
-  const int64_t D = sp.x_dim, n = 4;
-  std::vector<float> x(static_cast<size_t>(n * D));
-  for (int64_t i = 0; i < n * D; ++i) x[static_cast<size_t>(i)] = ((i * 7 + i / 5) % 3 == 0) ? 1.f : 0.f;
+  const int64_t n = 4;
+  Bernoulli2d model(n);
+  Vae& m = *model.m;
+  const std::vector<float>& x = model.x;
   const auto idx = iota(n);
-  // The reference: midpoint rule on a fixed box holding the prior's mass.
-  std::vector<double> grid(static_cast<size_t>(n));
-  {
-    const double h = 0.04, lo = -7;
-    const int64_t K = static_cast<int64_t>(14 / h);
-    std::vector<float> z(static_cast<size_t>(K * K * 2));
-    for (int64_t a = 0; a < K; ++a)
-      for (int64_t c = 0; c < K; ++c) {
-        z[static_cast<size_t>(2 * (a * K + c))] = static_cast<float>(lo + (a + 0.5) * h);
-        z[static_cast<size_t>(2 * (a * K + c) + 1)] = static_cast<float>(lo + (c + 0.5) * h);
-      }
-    const float* dec = m.decoder.forward(z.data(), K * K);
-    std::vector<float> logits(dec, dec + K * K * D);
-    DecoderLikelihood lik(sp);
-    std::vector<double> ll(static_cast<size_t>(K * K));
-    for (int64_t i = 0; i < n; ++i) {
-      lik.log_prob(x.data() + i * D, K * K, logits.data(), K * K, ll.data());
-      LogSumExp acc;
-      for (int64_t g = 0; g < K * K; ++g) {
-        const double z0 = z[static_cast<size_t>(2 * g)], z1 = z[static_cast<size_t>(2 * g + 1)];
-        acc.add(ll[static_cast<size_t>(g)] - kLog2Pi - 0.5 * (z0 * z0 + z1 * z1));
-      }
-      grid[static_cast<size_t>(i)] = acc.value() + 2 * std::log(h);
-    }
-  }
+  const std::vector<double> grid = model.grid_log_px();
   AisConfig ac;
   ac.chains = 64;
   AisSampler ais(m, ac, 2);

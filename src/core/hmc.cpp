@@ -29,7 +29,7 @@ HmcChains::HmcChains(Vae& model, int64_t points, int64_t chains, int64_t leapfro
   index_.assign(static_cast<size_t>(G_), 0);
   for (FloatBuffer* b : {&z_, &gi_, &gj_, &zp_, &gip_, &gjp_, &p_}) b->assign(RJ, 0.f);
   w_.assign(R, 1.f);
-  for (std::vector<double>* b : {&li_, &lj_, &lip_, &ljp_, &ll_}) b->assign(R, 0.0);
+  for (std::vector<double>* b : {&li_, &lj_, &lip_, &ljp_, &ll_, &h0_}) b->assign(R, 0.0);
 }
 
 void HmcChains::set_points(const float* x, const int64_t* index, int64_t n, const float* mu0, const float* lv0) {
@@ -107,7 +107,7 @@ void HmcChains::transition(double beta, const float* step_size, uint64_t step, u
       }
     }
   };
-  std::vector<double> h0(static_cast<size_t>(R));
+  std::vector<double>& h0 = h0_;  // the energy at the start, per row
   for (int64_t r = 0; r < R; ++r) {
     float* pr = p_.data() + r * J_;
     normals({seed_, Purpose::kHmcMomentum, step, index_[static_cast<size_t>(r / C_)], static_cast<uint32_t>(r % C_)},

@@ -65,20 +65,21 @@ ImportanceSampler::ImportanceSampler(Vae& model, Proposal proposal, std::vector<
   ll_.assign(static_cast<size_t>(R), 0.0);
   logq_minus_logp_.assign(static_cast<size_t>(R), 0.0);
   acc_.resize(static_cast<size_t>(plan_.points));
+  acc2_.resize(static_cast<size_t>(plan_.points));
 }
 
-void ImportanceSampler::run(const float* x, const int64_t* index, int64_t rows, double* log_px) {
+void ImportanceSampler::run(const float* x, const int64_t* index, int64_t rows, double* log_px, double* se) {
   const int64_t D = m_.spec().x_dim, nK = static_cast<int64_t>(ks_.size());
   for (int64_t b = 0; b < rows; b += plan_.points) {
     const int64_t n = std::min(plan_.points, rows - b);
-    run_group(x + b * D, index + b, n, log_px + b * nK);
+    run_group(x + b * D, index + b, n, log_px + b * nK, se ? se + b : nullptr);
   }
 }
 
 // One group of n <= plan_.points points: the encoder once, then plan_.passes
 // decoder calls of plan_.rows() rows each. The row count never changes (a short
 // last group is padded), so every call reuses the same oneDNN primitives.
-void ImportanceSampler::run_group(const float* x, const int64_t* index, int64_t n, double* log_px) {
+void ImportanceSampler::run_group(const float* x, const int64_t* index, int64_t n, double* log_px, double* se) {
   const int64_t D = m_.spec().x_dim, J = m_.spec().latent;
   const int64_t G = plan_.points, S = plan_.samples, R = plan_.rows();
   const int64_t k_max = ks_.back(), nK = static_cast<int64_t>(ks_.size());
@@ -92,7 +93,7 @@ void ImportanceSampler::run_group(const float* x, const int64_t* index, int64_t 
     const float* enc = m_.encoder.forward(xg_.data(), G);
     std::copy(enc, enc + G * 2 * J, enc_.begin());
   }
-  for (int64_t i = 0; i < n; ++i) acc_[static_cast<size_t>(i)] = LogSumExp{};
+  for (int64_t i = 0; i < n; ++i) acc_[static_cast<size_t>(i)] = acc2_[static_cast<size_t>(i)] = LogSumExp{};
 
   size_t next_k = 0;  // index into ks_ of the next estimate to record (same for all points)
   for (int64_t pass = 0; pass < plan_.passes; ++pass) {
@@ -128,10 +129,13 @@ void ImportanceSampler::run_group(const float* x, const int64_t* index, int64_t 
     size_t k_idx = next_k;
     for (int64_t i = 0; i < n; ++i) {
       LogSumExp& acc = acc_[static_cast<size_t>(i)];
+      LogSumExp& acc2 = acc2_[static_cast<size_t>(i)];
       k_idx = next_k;
       for (int64_t s = 0; s < used; ++s) {
         const size_t r = static_cast<size_t>(i * S + s);
-        acc.add(posterior ? ll_[r] - logq_minus_logp_[r] : ll_[r]);
+        const double w = posterior ? ll_[r] - logq_minus_logp_[r] : ll_[r];
+        acc.add(w);
+        if (se) acc2.add(2 * w);
         const int64_t k = k0 + s + 1;
         while (k_idx < ks_.size() && ks_[k_idx] == k) {
           log_px[i * nK + static_cast<int64_t>(k_idx)] = acc.value() - std::log(static_cast<double>(k));
@@ -140,6 +144,13 @@ void ImportanceSampler::run_group(const float* x, const int64_t* index, int64_t 
       }
     }
     next_k = k_idx;
+  }
+  if (!se) return;
+  // se^2 = (sum e^2w - (sum e^w)^2 / K) / (K (K - 1)) / mean^2 = (K S2 / S1^2 - 1) / (K - 1).
+  const double K = static_cast<double>(k_max);
+  for (int64_t i = 0; i < n; ++i) {
+    const double ratio = std::exp(acc2_[static_cast<size_t>(i)].value() - 2 * acc_[static_cast<size_t>(i)].value());
+    se[i] = k_max > 1 ? std::sqrt(std::max(0.0, (K * ratio - 1) / (K - 1))) : 0.0;
   }
 }
 

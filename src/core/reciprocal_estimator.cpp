@@ -78,22 +78,15 @@ void ReciprocalEstimator::run_group(const float* x, const int64_t* index, int64_
     const LogMeanExp all = log_mean_exp(log_r.data(), C * S);
     // Each chain's own estimate of log mean(r): their spread is the standard
     // error (consecutive states of a chain are correlated; the chains are not).
+    // Every chain holds S states, so the chains' mean is the overall mean.
     for (int64_t c = 0; c < C; ++c) chain[static_cast<size_t>(c)] = log_mean_exp(log_r.data() + c * S, S).value;
-    double se = 0;
-    if (C > 1) {
-      const double m = all.value;
-      double mean = 0, ss = 0;
-      for (double v : chain) mean += std::exp(v - m);
-      mean /= static_cast<double>(C);
-      for (double v : chain) ss += (std::exp(v - m) - mean) * (std::exp(v - m) - mean);
-      se = std::sqrt(ss / static_cast<double>(C - 1) / static_cast<double>(C)) / mean;
-    }
+    const double se = log_mean_exp(chain.data(), C).se;
     double s1 = 0, s2 = 0;
     const double mx = *std::max_element(log_r.begin(), log_r.end());
     for (double v : log_r) s1 += std::exp(v - mx), s2 += std::exp(2 * (v - mx));
     ReciprocalPoint& o = out[i];
     o.log_px = -all.value;
-    o.se = se;
+    o.se = se;  // of log mean(r), and so of log p^ = -log mean(r)
     o.ess = std::isfinite(mx) ? s1 * s1 / s2 : 0.0;
     o.accept = acc[static_cast<size_t>(i)] / transitions;
     o.components = qi.components();

@@ -28,7 +28,11 @@ void copy_point(const EvalResults& from, size_t i, EvalResults& to, size_t j, in
   if (prior) to.log_px_prior[j] = from.log_px_prior[i];
   if (!to.elbo_full.empty()) to.elbo_full[j] = from.elbo_full[i];
   if (!to.log_px_predictive.empty()) to.log_px_predictive[j] = from.log_px_predictive[i];
-  for (auto& [name, v] : to.columns) v[j] = from.columns.at(name)[i];  // same settings: the same arrays
+  // Same settings: the same arrays (but a partial file of an older aevb-eval has no /log_px_se: NaN).
+  for (auto& [name, v] : to.columns) {
+    const auto it = from.columns.find(name);
+    v[j] = it == from.columns.end() ? std::numeric_limits<double>::quiet_NaN() : it->second[i];
+  }
 }
 
 std::string partial_path(const EvalConfig& cfg) { return cfg.out_path + ".partial"; }

@@ -81,6 +81,9 @@ nlohmann::json summarize_results(const EvalConfig& cfg, const EvalResults& r) {
   for (int64_t j = 0; j < nK; ++j) {
     const MeanSe ms = mean_se(r.log_px.data(), N, nK, j);
     nll[std::to_string(cfg.ks[static_cast<size_t>(j)])] = {{"mean", -ms.mean}, {"se", ms.se}};
+    const auto se = r.columns.find("log_px_se");  // per point, for the largest K
+    if (j + 1 == nK && se != r.columns.end())
+      nll[std::to_string(cfg.ks.back())]["mean_point_se"] = mean_se(se->second.data(), N).mean;
     std::cerr << kTool << ": K = " << cfg.ks[static_cast<size_t>(j)] << fmt(": NLL %.4f +- %.4f nats", -ms.mean, ms.se)
               << std::endl;
   }

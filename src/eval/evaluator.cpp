@@ -132,7 +132,7 @@ void evaluate_block(const EvalConfig& cfg, const DataMatrix& x, const float* z_e
     L.mcmc_seconds += now_s() - t;
   }
   const double t = now_s();
-  if (p.is) p.is->run(x.x.data(), gi, nb, L.r.log_px.data() + b * nK);
+  if (p.is) p.is->run(x.x.data(), gi, nb, L.r.log_px.data() + b * nK, L.r.columns["log_px_se"].data() + b);
   if (!p.thetas.empty()) {
     // The predictive: the same sampler with the decoder at each theta_s, the
     // estimates at the largest K averaged over s in probability space.
@@ -203,6 +203,7 @@ Local evaluate_points(const EvalConfig& cfg, const Inputs& in, Plan& p, Vae& m, 
   if (p.bayes) L.r.elbo_full.resize(static_cast<size_t>(n));
   if (!p.thetas.empty()) L.r.log_px_predictive.resize(static_cast<size_t>(n));
   for (const std::string& c : p.mcmc.columns()) L.r.columns[c].assign(static_cast<size_t>(n), 0.0);
+  if (p.is) L.r.columns["log_px_se"].assign(static_cast<size_t>(n), 0.0);
   L.have.assign(static_cast<size_t>(n), 0);
   Sgvb sg(m, Estimator::kB, cfg.elbo_samples), full(m, Estimator::kB, cfg.elbo_samples);
   full.set_bayes_decoder(p.bayes.get());

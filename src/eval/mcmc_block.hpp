@@ -21,7 +21,7 @@ struct McmcPlan {
   int64_t group = 1;  // points per batch of the AIS and HMC samplers
   bool any() const { return ais || hmc || quad; }
   int64_t decoder_rows() const;
-  std::vector<std::string> columns() const;  // the arrays it writes (names from mcmc_columns())
+  std::vector<std::string> columns() const;  // the arrays it writes (names from point_columns())
 };
 
 McmcPlan make_mcmc_plan(const EvalConfig& cfg, Vae& m);

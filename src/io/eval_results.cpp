@@ -11,8 +11,9 @@ namespace aevb {
 
 constexpr int64_t kEvalResultsVersion = 1;
 
-const std::vector<std::string>& mcmc_columns() {
+const std::vector<std::string>& point_columns() {
   static const std::vector<std::string> names = {
+      "log_px_se",
       "log_px_ais",        "log_px_ais_se",     "ais_accept",        "log_px_ais_reverse", "log_px_ais_reverse_se",
       "log_px_hmc",        "log_px_hmc_se",     "hmc_accept",        "hmc_ess",            "hmc_components",
       "log_px_quadrature", "quadrature_edge_fraction", "quadrature_resolution"};
@@ -56,8 +57,10 @@ void write_eval_results(const std::string& path, const EvalResults& r) {
     h5::write_dataset(root, "k_values", r.k_values.data(), {nk});
   }
   for (const auto& [name, v] : r.columns) {
-    if (v.size() != n) throw output_error(path + ": internal: /" + name + " has " + std::to_string(v.size()) + " values for " + std::to_string(n) + " points");
-    h5::write_dataset(root, name.c_str(), v.data(), {n});
+    if (v.size() != n)
+      throw output_error(path + ": internal: /" + name + " has " + std::to_string(v.size()) + " values for " +
+                         std::to_string(n) + " points");
+    h5::write_dataset(root, name, v.data(), {n});
   }
   h5::write_dataset(root, "elbo", r.elbo.data(), {n});
   h5::write_dataset(root, "rec", r.rec.data(), {n});
@@ -102,8 +105,8 @@ EvalResults read_eval_results(const std::string& path) {
   if (h5::has_link(root, "k_values")) r.k_values = h5::read_dataset<int64_t>(root, "k_values").data;
   r.index = h5::read_dataset<int64_t>(root, "index").data;
   if (h5::has_link(root, "log_px")) r.log_px = h5::read_dataset<double>(root, "log_px").data;
-  for (const std::string& name : mcmc_columns())
-    if (h5::has_link(root, name.c_str())) r.columns[name] = h5::read_dataset<double>(root, name.c_str()).data;
+  for (const std::string& name : point_columns())
+    if (h5::has_link(root, name)) r.columns[name] = h5::read_dataset<double>(root, name).data;
   r.elbo = h5::read_dataset<double>(root, "elbo").data;
   r.rec = h5::read_dataset<double>(root, "rec").data;
   r.kl = h5::read_dataset<double>(root, "kl").data;

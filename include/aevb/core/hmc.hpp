@@ -73,7 +73,7 @@ class HmcChains {
   bool prior_start_ = true;
   // Current state and proposal: z, gradients of log q0 and of the log joint.
   FloatBuffer z_, gi_, gj_, zp_, gip_, gjp_, p_, dout_, w_;
-  std::vector<double> li_, lj_, lip_, ljp_, ll_;
+  std::vector<double> li_, lj_, lip_, ljp_, ll_, h0_;
   int64_t decoder_rows_ = 0;
 };
 

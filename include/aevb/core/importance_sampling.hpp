@@ -62,10 +62,12 @@ class ImportanceSampler {
 
   // x: rows x D model inputs, index: global point indices (key the noise).
   // log_px: rows x ks.size(), log_px[i * nK + j] = estimate of point i with ks[j] samples.
+  // se (optional, rows): the standard error of the estimate with the largest K,
+  // sd(w) / (sqrt(K) mean(w)) over its K weights (the delta method).
   // Any number of rows; they are processed in groups of plan().points (the last
   // group padded), so callers that want bit-identical results across rank counts
   // hand each rank whole groups of the same global points.
-  void run(const float* x, const int64_t* index, int64_t rows, double* log_px);
+  void run(const float* x, const int64_t* index, int64_t rows, double* log_px, double* se = nullptr);
 
   const ChunkPlan& plan() const { return plan_; }
   const std::vector<int64_t>& ks() const { return ks_; }
@@ -73,7 +75,7 @@ class ImportanceSampler {
   int64_t sample_evals() const { return sample_evals_; }
 
  private:
-  void run_group(const float* x, const int64_t* index, int64_t n, double* log_px);
+  void run_group(const float* x, const int64_t* index, int64_t n, double* log_px, double* se);
 
   Vae& m_;
   Proposal proposal_;
@@ -83,7 +85,7 @@ class ImportanceSampler {
   DecoderLikelihood lik_;
   FloatBuffer xg_, enc_, eps_, z_;
   std::vector<double> ll_, logq_minus_logp_;
-  std::vector<LogSumExp> acc_;
+  std::vector<LogSumExp> acc_, acc2_;  // of w and of 2w per point
   int64_t sample_evals_ = 0;
 };
 

@@ -5,6 +5,7 @@
 //   /k_values      int64   [nK]
 //   /elbo /rec /kl float64 [points]       analytic-KL ELBO and its terms
 //   /index         int64   [points]       global index of each point in the split
+//   /log_px_se     float64 [points]       the standard error of /log_px's last column (largest K), delta method
 //   /log_px_prior  float64 [points]       naive estimator (z ~ p(z)), only with --prior-samples
 //   /elbo_full     float64 [points]       a Bayesian model (bayes = full): the full bound, the data term
 //                                         under q(theta) minus KL(q(theta) || p(theta)) / train_rows
@@ -43,7 +44,7 @@ struct EvalResults {
   double weight_kl_per_point = 0;    // KL(q(theta) || p(theta)) / train_rows (Bayesian models)
   std::vector<double> mu;            // points x latent: the encoder's mean of each point
   int64_t latent = 0;
-  // The MCMC estimators' per-point arrays, by dataset name (mcmc_columns()).
+  // Per-point arrays by dataset name (point_columns()): /log_px_se and the MCMC estimators'.
   std::map<std::string, std::vector<double>> columns;
   std::string estimators = "is", estimator_settings = "{}";
   int64_t simulated = 0;
@@ -60,8 +61,8 @@ struct EvalResults {
   int64_t points() const { return static_cast<int64_t>(index.size()); }
 };
 
-// Every per-point array an MCMC estimator may write, in file order.
-const std::vector<std::string>& mcmc_columns();
+// Every per-point array of `columns` (/log_px_se and the MCMC estimators').
+const std::vector<std::string>& point_columns();
 
 // Written atomically (temp file + rename): a reader never sees half a file.
 // output_error (exit 4) if it cannot be written.
