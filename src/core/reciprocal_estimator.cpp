@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "aevb/base/rng.hpp"
 #include "aevb/core/gaussian_mixture.hpp"
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/core/mcmc_estimators.hpp"
@@ -22,6 +23,44 @@ void ReciprocalEstimator::run(const float* x, const int64_t* index, int64_t n, R
   for (int64_t b = 0; b < n; b += G) run_group(x + b * D, index + b, std::min(G, n - b), out + b);
 }
 
+// Starting states spread over the posterior's modes in proportion to their
+// mass: a short AIS run from the prior (anneal_steps distributions, the same
+// HMC transitions), then each point's C chains drawn from its C final states
+// with probability proportional to their AIS weights (multinomial resampling,
+// uniforms keyed (seed, kMcmcStart, 1, index, chain)). The burn-in that follows
+// at beta = 1 forgets what the resampling leaves of the annealing's bias.
+void ReciprocalEstimator::anneal_from_prior(const int64_t* index, int64_t n, float* step, uint64_t& key) {
+  const int64_t G = points_per_group(), C = cfg_.chains, R = G * C, J = m_.spec().latent;
+  hmc_.set_points(xg_.data(), index, n, nullptr, nullptr);
+  hmc_.start(nullptr);
+  const std::vector<double> beta = ais_schedule(AisSchedule::kSigmoid, cfg_.anneal_steps);
+  std::vector<double> logw(static_cast<size_t>(R), 0.0), rate(static_cast<size_t>(G));
+  std::vector<uint8_t> accepted(static_cast<size_t>(R));
+  for (int64_t t = 1; t <= cfg_.anneal_steps; ++t) {
+    const double dbeta = beta[static_cast<size_t>(t)] - beta[static_cast<size_t>(t - 1)];
+    for (int64_t r = 0; r < R; ++r) logw[static_cast<size_t>(r)] += dbeta * (hmc_.log_joint()[r] - hmc_.log_init()[r]);
+    hmc_.transition(beta[static_cast<size_t>(t)], step, key++, accepted.data());
+    adapt_step_sizes(accepted.data(), G, C, cfg_.target_accept, step, rate.data());
+  }
+  std::vector<float> z0(static_cast<size_t>(R * J));
+  for (int64_t i = 0; i < G; ++i) {
+    const double* w = logw.data() + i * C;
+    const double mx = *std::max_element(w, w + C);
+    std::vector<double> cdf(static_cast<size_t>(C));
+    double total = 0;
+    for (int64_t c = 0; c < C; ++c) cdf[static_cast<size_t>(c)] = total += std::exp(w[c] - mx);
+    for (int64_t c = 0; c < C; ++c) {
+      float u = 0;
+      uniforms({cfg_.seed, Purpose::kMcmcStart, 1, i < n ? static_cast<uint64_t>(index[i]) : 0, static_cast<uint32_t>(c)},
+               &u, 1);
+      const auto pick = std::lower_bound(cdf.begin(), cdf.end(), double(u) * total) - cdf.begin();
+      const int64_t src = i * C + std::min<int64_t>(pick, C - 1);
+      std::copy(hmc_.z() + src * J, hmc_.z() + (src + 1) * J, z0.begin() + (i * C + c) * J);
+    }
+  }
+  hmc_.start(z0.data());
+}
+
 void ReciprocalEstimator::run_group(const float* x, const int64_t* index, int64_t n, ReciprocalPoint* out) {
   const int64_t G = points_per_group(), C = cfg_.chains, R = G * C, J = m_.spec().latent, D = m_.spec().x_dim;
   const int64_t S = (cfg_.samples + C - 1) / C;  // kept states per chain, in each of the two phases
@@ -32,13 +71,18 @@ void ReciprocalEstimator::run_group(const float* x, const int64_t* index, int64_
     std::copy(enc + i * 2 * J, enc + i * 2 * J + J, enc_mu_.begin() + i * J);
     std::copy(enc + i * 2 * J + J, enc + (i + 1) * 2 * J, enc_lv_.begin() + i * J);
   }
-  // Chains start at z ~ q(z|x): near the posterior, so burn-in is short.
-  hmc_.set_points(xg_.data(), index, n, enc_mu_.data(), enc_lv_.data());
-  hmc_.start(nullptr);
   std::vector<float> step(static_cast<size_t>(G), cfg_.initial_step);
   std::vector<uint8_t> accepted(static_cast<size_t>(R));
   std::vector<double> rate(static_cast<size_t>(G)), acc(static_cast<size_t>(G), 0.0);
   uint64_t key = 0;  // transition number: the HMC noise key
+  if (cfg_.start == McmcStart::kPosterior) {
+    // Chains start at z ~ q(z|x): near the posterior, so burn-in is short, but
+    // they stay in the mode q(z|x) covers.
+    hmc_.set_points(xg_.data(), index, n, enc_mu_.data(), enc_lv_.data());
+    hmc_.start(nullptr);
+  } else {
+    anneal_from_prior(index, n, step.data(), key);
+  }
   for (int64_t b = 0; b < cfg_.burn_in; ++b) {
     hmc_.transition(1.0, step.data(), key++, accepted.data());
     adapt_step_sizes(accepted.data(), G, C, cfg_.target_accept, step.data(), rate.data());

@@ -87,6 +87,8 @@ const OptionRules& eval_option_rules() {
       R::integer("hmc-samples").ge(2).le(10000000),
       R::integer("hmc-thin").ge(1).le(10000),
       R::real("hmc-target-accept").gt(0).lt(1),
+      R::words("hmc-start", {"annealed", "posterior"}),
+      R::integer("hmc-anneal-steps").ge(1).le(1000000),
       R::integer("mixture-components").ge(1).le(100),
       R::real("mixture-shrink").gt(0).le(1),
       R::integer("quadrature-points").ge(2).le(4096),
@@ -148,6 +150,12 @@ bool parse_eval_config(int argc, char** argv, EvalConfig& c, bool print_help) {
     ("hmc-thin", po::value(&mc.hmc_thin)->default_value(mc.hmc_thin), "keep every N-th HMC state (hmc)")
     ("hmc-target-accept", po::value(&mc.hmc_target_accept)->default_value(mc.hmc_target_accept, default_text(mc.hmc_target_accept)),
      "HMC acceptance rate the burn-in adapts to (hmc; AEVB Appendix E used about 0.9)")
+    ("hmc-start", po::value(&mc.hmc_start)->default_value(mc.hmc_start),
+     "where the chains start (hmc): annealed (the final states of a short AIS run from the prior, resampled by "
+     "weight: every mode in proportion to its mass) | posterior (z ~ q(z|x): quicker, but the chains stay in the "
+     "mode q(z|x) covers)")
+    ("hmc-anneal-steps", po::value(&mc.hmc_anneal_steps)->default_value(mc.hmc_anneal_steps),
+     "distributions of that AIS run (hmc, --hmc-start annealed)")
     ("mixture-components", po::value(&mc.mixture_components)->default_value(mc.mixture_components),
      "components of the Gaussian mixture q(z) fitted by EM to the posterior samples (hmc)")
     ("mixture-shrink", po::value(&mc.mixture_shrink)->default_value(mc.mixture_shrink, default_text(mc.mixture_shrink)),

@@ -42,6 +42,8 @@ McmcPlan make_mcmc_plan(const EvalConfig& cfg, Vae& m) {
     r.leapfrog = o.leapfrog;
     r.target_accept = o.hmc_target_accept;
     r.components = o.mixture_components;
+    r.start = o.hmc_start == "annealed" ? McmcStart::kPrior : McmcStart::kPosterior;
+    r.anneal_steps = o.hmc_anneal_steps;
     r.shrink = o.mixture_shrink;
     r.seed = cfg.seed;
     p.hmc = std::make_unique<ReciprocalEstimator>(m, r, o.group);
@@ -69,7 +71,9 @@ std::string mcmc_settings_json(const EvalConfig& cfg) {
                 {"thin", o.hmc_thin},
                 {"target_accept", o.hmc_target_accept},
                 {"mixture_components", o.mixture_components},
-                {"mixture_shrink", o.mixture_shrink}};
+                {"mixture_shrink", o.mixture_shrink},
+                {"start", o.hmc_start},
+                {"anneal_steps", o.hmc_anneal_steps}};
   if (cfg.uses("quadrature")) j["quadrature"] = {{"points", o.quadrature_points}, {"width", o.quadrature_width}};
   return j.dump();
 }

@@ -85,6 +85,11 @@ struct ReciprocalConfig {
   float initial_step = 0.05f;
   int64_t components = 3;   // of the mixture fitted by EM
   double shrink = 0.8;      // its covariances times this: lighter tails than the posterior
+  // kPrior (default): chains start at states of a short AIS run from the prior
+  // (anneal_steps), resampled by weight: every mode in proportion to its mass.
+  // kPosterior: at z ~ q(z|x), quicker, but only in the mode q(z|x) covers.
+  McmcStart start = McmcStart::kPrior;
+  int64_t anneal_steps = 200;
   uint64_t seed = 1234;
 };
 
@@ -104,6 +109,7 @@ class ReciprocalEstimator {
 
  private:
   void run_group(const float* x, const int64_t* index, int64_t n, ReciprocalPoint* out);
+  void anneal_from_prior(const int64_t* index, int64_t n, float* step, uint64_t& key);
   Vae& m_;
   ReciprocalConfig cfg_;
   HmcChains hmc_;

@@ -19,6 +19,8 @@ struct McmcOptions {
   double ais_target_accept = 0.65;
   int64_t hmc_chains = 10, hmc_burn_in = 200, hmc_samples = 1000, hmc_thin = 2;
   double hmc_target_accept = 0.9;
+  std::string hmc_start = "annealed";  // annealed (AIS from the prior, resampled by weight) | posterior (q(z|x))
+  int64_t hmc_anneal_steps = 200;
   int64_t mixture_components = 3;
   double mixture_shrink = 0.8;
   bool hmc_any_latent = false;  // allow the reciprocal estimator for J > 5 (warned)
