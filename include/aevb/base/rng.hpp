@@ -36,7 +36,7 @@ enum class Purpose : uint32_t {
   // sample = chain, step = transition (or iteration) number:
   kHmcMomentum = 17,    // the momentum drawn at the start of each HMC transition
   kHmcAccept = 18,      // the uniform of each Metropolis accept test (element 0)
-  kMcmcStart = 19,      // the chains' starting points, z ~ q(z|x) or p(z)
+  kMcmcStart = 19,      // the chains' starting points, z ~ q(z|x) or p(z) (step 0); their resampling by AIS weight (step 1)
   kMixtureInit = 20,    // the Appendix D estimator: k-means++ seeding of the mixture fit by EM
   kSimulate = 21,       // BDMC: simulated data, z ~ p(z) (step 0) and x ~ p(x|z) (step 1)
   // Data preparation (aevb-data), never used at training time:
