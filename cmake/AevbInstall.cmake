@@ -23,7 +23,7 @@ set(AEVB_INSTALL_JOBSDIR "${CMAKE_INSTALL_DATADIR}/aevb/jobs")
 # A superbuild that add_subdirectory()s aevb and a project that find_package()s
 # an installed aevb link the same names: aevb::base, aevb::core, aevb::io,
 # aevb::dist, aevb::cli, aevb::train, aevb::eval, aevb::convert.
-set(AEVB_LIBRARIES aevb_base aevb_core aevb_io aevb_dist aevb_cli aevb_train aevb_eval aevb_convert)
+set(AEVB_LIBRARIES aevb_base aevb_core aevb_io aevb_dist aevb_cli aevb_train aevb_eval aevb_infer aevb_convert)
 foreach(lib IN LISTS AEVB_LIBRARIES)
   string(REGEX REPLACE "^aevb_" "" layer "${lib}")
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${layer})
@@ -34,7 +34,7 @@ endforeach()
 # With compilers, MPI, HDF5 and oneDNN from site modules, their library folders
 # go into the installed programs' RUNPATH, so that they run without those modules
 # loaded (Debian's system folders are implicit and never added).
-set(AEVB_PROGRAMS aevb-train aevb-eval aevb-data)
+set(AEVB_PROGRAMS aevb-train aevb-eval aevb-infer aevb-data)
 set_target_properties(${AEVB_PROGRAMS} PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
 install(TARGETS ${AEVB_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 

@@ -24,7 +24,9 @@ declare -A ALLOWED=(
   [train]="base core io dist cli train"
   [eval]="base core io dist cli eval"
   [convert]="base io cli convert"
-  [apps]="base core io dist cli train eval convert"
+  [infer]="base core io dist cli infer"
+  [report]="base core io cli report"   # aevb-report: no MPI
+  [apps]="base core io dist cli train eval convert infer report"
   [data_app]="base io cli convert"   # aevb-data: no MPI, no model
 )
 # third-party header (regex on the include path) -> the layers that may use it
@@ -34,8 +36,9 @@ declare -A EXTERNAL=(
   ['^(dnnl|oneapi/dnnl/)']="core"
   ['^matio\.h$']="convert"
   ['^Random123/']="base"
-  ['^boost/']="cli train eval convert apps data_app"
+  ['^boost/']="cli train eval infer report convert apps data_app"
   ['^openssl/']="io"
+  ['^png\.h$']="io"
 )
 
 check_tree() {

@@ -19,11 +19,15 @@ packages=(
   nlohmann-json3-dev                   # JSON lines and manifests
   libssl-dev zlib1g-dev                # SHA-256 checksums; gzip reading
   libgtest-dev libbenchmark-dev        # tests and benchmarks
+  libpng-dev                           # aevb-infer's pictures (PNG)
+  libjs-chart.js                       # aevb-report's charts (Chart.js, inlined into the page)
 )
 if [[ "${AEVB_WITH_TESTS:-0}" == "1" || "${AEVB_WITH_SLURM:-0}" == "1" ]]; then
   packages+=(slurmctld slurmd slurm-client munge)   # the SLURM job-script tests
   packages+=(lmod)                                  # the modulefile test (tests/install)
   packages+=(clang-14 libfuzzer-14-dev)             # the fuzz targets (fuzz/, `make fuzz`)
+  packages+=(chromium)                              # the report test: the page in a headless browser
+  packages+=(python3-numpy python3-h5py)            # python/aevb_model.py and its test (/usr/bin/python3)
 fi
 if [[ "${AEVB_WITH_MPICH:-0}" == "1" ]]; then
   packages+=(mpich libmpich-dev)                    # the MPICH build (mpicc.mpich, mpiexec.mpich)

@@ -39,6 +39,13 @@ enum class Purpose : uint32_t {
   kMcmcStart = 19,      // the chains' starting points, z ~ q(z|x) or p(z) (step 0); their resampling by AIS weight (step 1)
   kMixtureInit = 20,    // the Appendix D estimator: k-means++ seeding of the mixture fit by EM
   kSimulate = 21,       // BDMC: simulated data, z ~ p(z) (step 0) and x ~ p(x|z) (step 1)
+  // aevb-infer (core/model_use.hpp, core/conditional.hpp); index = global point:
+  kInferSample = 22,    // sample: z ~ p(z) (step 0, index = sample) and binary x ~ p(x|z) (step 1)
+  kEncodeSample = 23,   // encode --z-samples: z ~ q(z|x) (sample = s)
+  kInpaint = 24,        // the samplers: proposal eps (step 3t), accept uniform (3t+1), x_miss draw (3t+2)
+  kConditional = 25,    // importance sampling of log p(x_S): step chosen by the caller, sample = k
+  kCorrupt = 26,        // denoise: the corruption of the clean point (flips or Gaussian noise)
+  kMask = 27,           // inpaint --mask random: which pixels are missing
   // Data preparation (aevb-data), never used at training time:
   kDataSplit = 10,      // which training-file rows become the "valid" split (step 0)
   kStaticBinarize = 11, // static binarization (step = source stream, index = source row)
