@@ -74,23 +74,39 @@ void masked_log_prob(const ModelSpec& s, const float* x, const uint8_t* include,
   }
 }
 
-void masked_log_marginal(Vae& m, const float* x_enc, const float* x, const uint8_t* include, int64_t G,
+void masked_log_marginal(Vae& m, const float* x_enc, int64_t M, const float* x, const uint8_t* include, int64_t G,
                          const int64_t* index, int64_t K, uint64_t seed, uint64_t step, double* logp, double* se) {
   const int64_t J = m.spec().latent;
-  std::vector<float> mu(G * J), lv(G * J);
-  encode_rows(m, x_enc, G, mu.data(), lv.data());
+  // The mixture's components: rows g * M + c.
+  std::vector<float> mu(G * M * J), lv(G * M * J);
+  encode_rows(m, x_enc, G * M, mu.data(), lv.data());
   const int64_t kb = std::max<int64_t>(1, std::min(K, kRowsPerCall / std::max<int64_t>(G, 1)));
-  std::vector<float> z(G * kb * J);
-  std::vector<double> ll(G * kb), w(G * K);
+  std::vector<float> z(G * kb * J), eps(J);
+  std::vector<double> ll(G * kb), w(G * K), lq(M);
   for (int64_t k0 = 0; k0 < K; k0 += kb) {
     const int64_t n = std::min(kb, K - k0);
-    // Rows g * n + i: a block of n samples per point.
-    draw_z(mu.data(), lv.data(), G, J, index, k0, n, {seed, Purpose::kConditional, step, 0, 0}, z.data());
+    // Rows g * n + i: a block of n samples per point, sample k from component k mod M.
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t c = (k0 + i) % M;
+        normals({seed, Purpose::kConditional, step, uint64_t(index[g]), uint32_t(k0 + i)}, eps.data(), J);
+        for (int64_t j = 0; j < J; ++j) {
+          const int64_t q = (g * M + c) * J + j;
+          z[(g * n + i) * J + j] = mu[q] + std::exp(0.5f * lv[q]) * eps[j];
+        }
+      }
     const float* out = m.decoder.forward(z.data(), G * n);
     masked_log_prob(m.spec(), x, include, n, out, G * n, ll.data());
     for (int64_t g = 0; g < G; ++g)
-      for (int64_t i = 0; i < n; ++i)
-        w[g * K + k0 + i] = ll[g * n + i] + log_prior_over_q(z.data() + (g * n + i) * J, &mu[g * J], &lv[g * J], J);
+      for (int64_t i = 0; i < n; ++i) {
+        // log p(z) - log (1/M) sum_c q_c(z), each log p(z) - log q_c(z) from the shared helper.
+        const float* zr = z.data() + (g * n + i) * J;
+        for (int64_t c = 0; c < M; ++c) lq[c] = -log_prior_over_q(zr, &mu[(g * M + c) * J], &lv[(g * M + c) * J], J);
+        LogSumExp q;
+        for (int64_t c = 0; c < M; ++c) q.add(lq[c]);
+        // lq[c] = log q_c(z) - log p(z); the weight's log p(z) - log mixture = -(logsumexp(lq) - log M).
+        w[g * K + k0 + i] = ll[g * n + i] - (q.value() - std::log(double(M)));
+      }
   }
   for (int64_t g = 0; g < G; ++g) {
     const LogMeanExp e = log_mean_exp(w.data() + g * K, K);
@@ -119,6 +135,11 @@ InpaintResult inpaint(Vae& m, const float* x, const uint8_t* observed, int64_t G
   std::vector<float> mu(G * J), lv(G * J), zt(G * J), z(G * J), out_cur(G * stride), u(G), draw(D);
   std::vector<double> ll_t(G), ll_cur(G);
   std::vector<int64_t> accepted(G, 0);
+  // Completions kept at M evenly spaced sweeps after the burn-in.
+  const int64_t M = std::max<int64_t>(1, std::min(o.keep_draws, std::max<int64_t>(1, o.iterations - o.burn_in)));
+  res.draws.assign(G * M * D, 0.f);
+  const int64_t span = std::max<int64_t>(1, o.iterations - o.burn_in);
+  int64_t kept_draws = 0;
   for (int64_t t = 0; t <= o.iterations; ++t) {
     encode_rows(m, xhat.data(), G, mu.data(), lv.data());
     draw_z(mu.data(), lv.data(), G, J, index, 0, 1, {o.seed, Purpose::kInpaint, uint64_t(3 * t), 0, 0}, zt.data());
@@ -151,6 +172,12 @@ InpaintResult inpaint(Vae& m, const float* x, const uint8_t* observed, int64_t G
                                : static_cast<float>(mean + std::exp(0.5 * oc[D + d]) * draw[d]);
         if (t > o.burn_in) res.imputed[g * D + d] += static_cast<float>(mean);
       }
+    }
+    // Sweep t is kept when it is the m-th of M evenly spaced sweeps in (burn_in, iterations].
+    if (t > o.burn_in && kept_draws < M && (t - o.burn_in) * M >= (kept_draws + 1) * span) {
+      for (int64_t g = 0; g < G; ++g)
+        std::copy_n(&xhat[g * D], D, &res.draws[(g * M + kept_draws) * D]);
+      ++kept_draws;
     }
   }
   const double kept = double(std::max<int64_t>(1, o.iterations - o.burn_in));

@@ -37,15 +37,18 @@ nlohmann::json run_denoise(const InferConfig& cfg, const MpiComm& comm) {
   if (bern && cfg.noise >= 0.5)
     throw usage_error("--noise " + std::to_string(cfg.noise) + ": a flip probability must be below 0.5 (at 0.5 the "
                       "noisy point carries no information)");
-  if (bern && !in.binarized)
-    throw usage_error("denoise: the flip corruption is for binary data; --binarize none gives grey values to a "
-                      "Bernoulli model (use --binarize auto or dynamic)");
   set_compute_threads(cfg.threads);
   const Range mine = part_of(0, N, comm.rank(), comm.size());
   const int64_t n = mine.size();
   DataMatrix x;
   collectively(comm, "aevb-infer", [&] {
     if (n > 0) x = read_points(in, cfg, mine.lo, mine.hi);
+    if (bern)
+      for (int64_t i = 0; i < n * D; ++i)
+        if (x.x[i] != 0.f && x.x[i] != 1.f)
+          throw usage_error("denoise: the flip corruption needs binary points, but row " +
+                            std::to_string(x.global_index[i / D]) + " of split '" + cfg.split + "' has the value " +
+                            std::to_string(x.x[i]) + " (grey data: use --binarize auto or dynamic)");
   });
   DenoiseOptions o{bern ? Corruption::kFlip : Corruption::kGaussian, cfg.noise, cfg.denoise_samples, cfg.seed};
   std::vector<float> y(n * D), post(n * D), naive(n * D), mu(G * J), lv(G * J);

@@ -3,7 +3,9 @@
 //
 // Each rank takes a contiguous part of the points (base/partition.hpp) and
 // works through it in groups of --group points. Per point it computes:
-//  - the model's log p(x_miss | x_obs) by importance sampling (K = --is-samples);
+//  - the model's log p(x_miss | x_obs) by importance sampling (K = --is-samples;
+//    core/conditional.hpp: the proposal for p(x_obs) mixes q over 16 of the
+//    sampler's completions);
 //  - for each imputation (MwG, pseudo-Gibbs, the training mean image, the
 //    nearest training image on the observed pixels) its per-pixel
 //    probabilities' log-likelihood of the true missing pixels ("plug-in":
@@ -115,7 +117,7 @@ nlohmann::json run_inpaint(const InferConfig& cfg, const MpiComm& comm) {
     for (double& v : mean_image) v /= double(base_rows);
   });
   // The samplers and the model's conditional log-likelihood, group by group.
-  std::vector<float> imp_mwg(run_mwg ? n * D : 0), imp_pg(run_pg ? n * D : 0);
+  std::vector<float> imp_mwg(run_mwg ? n * D : 0), imp_pg(run_pg ? n * D : 0), draws;
   std::vector<double> accept(n, 0.0), lpx(n), lpobs(n), lpx_se(n), lpobs_se(n);
   collectively(comm, "aevb-infer", [&] {
     double next_progress = 10;
@@ -124,22 +126,27 @@ nlohmann::json run_inpaint(const InferConfig& cfg, const MpiComm& comm) {
       const float* xg = x.row(g0);
       const uint8_t* og = obs.data() + g0 * D;
       const int64_t* idx = x.global_index.data() + g0;
-      InpaintOptions o{true, cfg.iterations, cfg.burn_in, cfg.seed};
+      InpaintOptions o;
+      o.iterations = cfg.iterations;
+      o.burn_in = cfg.burn_in;
+      o.seed = cfg.seed;
       if (run_pg) {
         o.metropolis = false;
-        const InpaintResult r = inpaint(m, xg, og, g, idx, o);
+        InpaintResult r = inpaint(m, xg, og, g, idx, o);
         std::copy(r.imputed.begin(), r.imputed.end(), imp_pg.begin() + g0 * D);
+        draws = std::move(r.draws);
       }
-      if (run_mwg) {
+      if (run_mwg) {  // after pseudo-Gibbs: its draws (the exact sampler's) make the proposal
         o.metropolis = true;
-        const InpaintResult r = inpaint(m, xg, og, g, idx, o);
+        InpaintResult r = inpaint(m, xg, og, g, idx, o);
         std::copy(r.imputed.begin(), r.imputed.end(), imp_mwg.begin() + g0 * D);
         std::copy(r.accept.begin(), r.accept.end(), accept.begin() + g0);
+        draws = std::move(r.draws);
       }
-      // log p(x) with q(z|x); log p(x_obs) with q(z | the best imputation).
-      const float* xhat = run_mwg ? &imp_mwg[g0 * D] : &imp_pg[g0 * D];
-      masked_log_marginal(m, xg, xg, nullptr, g, idx, cfg.is_samples, cfg.seed, 0, &lpx[g0], &lpx_se[g0]);
-      masked_log_marginal(m, xhat, xg, og, g, idx, cfg.is_samples, cfg.seed, 1, &lpobs[g0], &lpobs_se[g0]);
+      // log p(x) with q(z|x); log p(x_obs) with the mixture of q(z | completion) over the sampler's draws.
+      const int64_t M = int64_t(draws.size()) / (g * D);
+      masked_log_marginal(m, xg, 1, xg, nullptr, g, idx, cfg.is_samples, cfg.seed, 0, &lpx[g0], &lpx_se[g0]);
+      masked_log_marginal(m, draws.data(), M, xg, og, g, idx, cfg.is_samples, cfg.seed, 1, &lpobs[g0], &lpobs_se[g0]);
       if (comm.rank() == 0 && now_s() - t0 > next_progress) {
         next_progress += 10;
         std::cerr << "aevb-infer inpaint: rank 0 " << g0 + g << "/" << n << " points" << std::endl;
