@@ -5,6 +5,7 @@
 // clear message and its exit code.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -56,7 +57,7 @@ class InferCli : public ::testing::Test {
     write_picture_dataset(*dir_ / "data");
     write_float_dataset(*dir_ / "real", 200, 6, [](int64_t i, int64_t j) { return float(std::sin(0.7 * i + j)); });
     const std::string base = "--hidden 16 --batch 50 --optimizer adam --lr 0.01 --latent 2 ";
-    ASSERT_EQ(run_train(base + "--data " + (*dir_ / "data") + " --epochs 15 --out " + (*dir_ / "run"), *dir_).exit_code, 0);
+    ASSERT_EQ(run_train(base + "--data " + (*dir_ / "data") + " --epochs 15 --samples-every 6 --out " + (*dir_ / "run"), *dir_).exit_code, 0);
     ASSERT_EQ(run_train(base + "--data " + (*dir_ / "real") + " --decoder gaussian --gaussian-mean identity "
                                "--epochs 5 --out " + (*dir_ / "grun"), *dir_).exit_code, 0);
   }
@@ -205,6 +206,21 @@ TEST_F(InferCli, DenoisingBeatsTheNoisyInput) {
                             " --points 20 --noise 0.5 --samples 100 --out " + (d / "g"), d);
   ASSERT_EQ(g.exit_code, 0) << g.err;
   EXPECT_TRUE(last_json(g)["means"].contains("squared_error_posterior"));
+}
+
+// aevb-train --samples-every 6 over 15 epochs: grids after epochs 6, 12 and
+// the last; the last one is what aevb-infer sample draws from the final model.
+TEST_F(InferCli, TrainingWritesSampleGridsOfTheSameLatentPoints) {
+  TempDir d;
+  const std::string s = *dir_ / "run/samples/";
+  std::vector<std::string> files = all_files(*dir_ / "run/samples");
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"epoch-000006.png", "epoch-000012.png", "epoch-000015.png"}));
+  ASSERT_EQ(infer("sample --model " + model() + " --points 64 --cols 8 --seed 1 --out " + (d / "s"), d).exit_code, 0);
+  const GreyImage last = read_png(s + "epoch-000015.png"), sample = read_png(d / "s.png");
+  EXPECT_EQ(last.width, 8 * (kSide + 2) + 2);
+  EXPECT_EQ(last.pixels, sample.pixels);
+  EXPECT_NE(read_png(s + "epoch-000006.png").pixels, last.pixels);  // the model changed in between
 }
 
 TEST_F(InferCli, HelpAndVersionForEveryCommand) {

@@ -13,6 +13,7 @@
 #include "aevb/cli/option_rules.hpp"
 #include "aevb/cli/options.hpp"
 #include "aevb/convert/data_options.hpp"
+#include "aevb/infer/infer_config.hpp"
 #include "aevb/eval/eval_config.hpp"
 #include "aevb/train/train_config.hpp"
 #include "data_test_util.hpp"
@@ -70,7 +71,8 @@ TEST(OptionRule, DocsListEveryRangeExactlyAsTheCode) {
   const std::pair<const char*, const aevb::OptionRules*> tables[] = {
       {"aevb-train", &aevb::train_option_rules()},
       {"aevb-eval", &aevb::eval_option_rules()},
-      {"aevb-data", &aevb::data_option_rules()}};
+      {"aevb-data", &aevb::data_option_rules()},
+      {"aevb-infer", &aevb::infer_option_rules()}};
   for (const auto& [tool, rules] : tables) {
     const std::string begin = std::string("<!-- ranges:") + tool + " -->\n", end = "<!-- /ranges -->";
     const size_t b = doc.find(begin);

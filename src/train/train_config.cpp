@@ -102,6 +102,9 @@ po::options_description describe_options(TrainConfig& c) {
     ("keep-best", po::value(&c.keep_best)->default_value(c.keep_best),
      "on | off: keep the model with the best validation bound so far as <out>/model_best.h5 (needs --valid-split)")
     ("keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "keep the newest K checkpoints")
+    ("samples-every", po::value(&c.samples_every)->default_value(c.samples_every),
+     "every N epochs (and after the last), 64 samples from the prior through the decoder as <out>/samples/epoch-NNNNNN.png, "
+     "the same z each time so that the grids show training progress (0 = none)")
     ("resume", po::value(&c.resume)->default_value(c.resume), "auto (newest valid checkpoint in <out>/checkpoints, if any) | none | PATH")
     ("check-every", po::value(&c.check_every)->default_value(c.check_every), "compare a parameter hash across ranks every N steps (0 = off)")
     ("overlap", po::value(&c.overlap)->default_value(c.overlap), "on | off | auto: overlap the decoder-gradient allreduce with the encoder backward");
@@ -202,6 +205,7 @@ const OptionRules& train_option_rules() {
       R::real("checkpoint-every-seconds").ge(0),
       R::real("watchdog-seconds").ge(0),
       R::integer("keep-checkpoints").ge(1),
+      R::integer("samples-every").ge(0).le(1000000),
       R::words("keep-best", {"on", "off"}),
       R::integer("check-every").ge(0),
       R::words("overlap", {"on", "off", "auto"}),
@@ -270,7 +274,7 @@ std::string TrainConfig::to_ini() const {
     << "\neval-every = " << eval_every << "\nthreads = " << threads << "\nout = " << out_dir
     << "\nmetrics = " << metrics_path << "\nmodel-out = " << model_path << "\nprogress-every = " << default_text(progress_every)
     << "\ncheckpoint-every-steps = " << checkpoint_every_steps
-    << "\ncheckpoint-every-seconds = " << default_text(checkpoint_every_seconds) << "\nwatchdog-seconds = " << default_text(watchdog_seconds) << "\nkeep-checkpoints = " << keep_checkpoints << "\nkeep-best = " << keep_best
+    << "\ncheckpoint-every-seconds = " << default_text(checkpoint_every_seconds) << "\nwatchdog-seconds = " << default_text(watchdog_seconds) << "\nkeep-checkpoints = " << keep_checkpoints << "\nsamples-every = " << samples_every << "\nkeep-best = " << keep_best
     << "\nresume = " << resume << "\ncheck-every = " << check_every << "\noverlap = " << overlap << "\n";
   return s.str();
 }

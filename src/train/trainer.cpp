@@ -20,6 +20,7 @@
 #include "aevb/io/model_file.hpp"
 #include "aevb/train/elbo_eval.hpp"
 #include "aevb/train/layout_advice.hpp"
+#include "aevb/train/sample_grid.hpp"
 #include "aevb/train/train_inputs.hpp"
 #include "aevb/train/train_report.hpp"
 #include "aevb/train/train_resume.hpp"
@@ -312,6 +313,16 @@ void Trainer::end_epoch(const ElboSums& train, int64_t epoch_steps, double epoch
   put_weight_posterior(last_);
   keep_if_best(last_);
   if (root_) {
+    if (cfg_.samples_every > 0 && ((epoch + 1) % cfg_.samples_every == 0 || last_epoch)) {
+      watchdog_.phase("writing a sample grid", false, progress_.step);
+      // Rank 0 alone: a failure here must not stop it while the other ranks
+      // wait in the next step's reduction; a picture is not worth the run.
+      try {
+        write_sample_grid(m_, in_.train_info.row_shape, cfg_.out_dir, epoch + 1, cfg_.seed);
+      } catch (const std::exception& e) {
+        std::cerr << "aevb-train: warning: no sample grid for epoch " << epoch + 1 << ": " << e.what() << std::endl;
+      }
+    }
     watchdog_.phase("writing metrics.jsonl", false, progress_.step);
     metrics_->append(last_);
     if (cfg_.progress_every > 0) {

@@ -56,6 +56,7 @@ struct TrainConfig {
   double checkpoint_every_seconds = 0;
   double watchdog_seconds = 1800;  // no progress this long -> end the job naming the rank; 0 = off
   int64_t keep_checkpoints = 3;
+  int64_t samples_every = 0;    // epochs between sample grids in <out>/samples/ (0 = none)
   std::string resume = "auto";  // auto | none | <path>
   int64_t check_every = 1000;   // steps between cross-rank parameter hash checks
   std::string overlap = "auto"; // on | off | auto: overlap the decoder allreduce with encoder backward
