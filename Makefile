@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   installs what is missing, builds, converts MNIST and trains the
-#               AEVB paper configuration (then evaluates it)
+#               AEVB paper configuration, evaluates it, draws its pictures
+#               (aevb-infer) and writes the run report (runs/demo/run/report/)
 #   make test   installs what is missing, builds (warnings are errors) and runs
 #               every test under ctest (unit, end-to-end, MPI, SLURM job scripts,
 #               install + find_package + Lmod modulefile)
@@ -14,6 +15,9 @@ BUILD ?= build
 JOBS ?= 2
 DEMO_EPOCHS ?= 10
 DEMO_OUT ?= runs/demo
+DEMO_RUN = $(DEMO_OUT)/run
+DEMO_INFER = mpirun -np 2 --oversubscribe $(BUILD)/aevb-infer
+DEMO_MODEL = --model $(DEMO_RUN)/model.h5 --force
 # mpirun as root (containers, CI) needs these two variables.
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
@@ -47,10 +51,20 @@ build: deps
 
 demo: build
 	$(BUILD)/aevb-data convert mnist --mnist-dir $(AEVB_DATA)/mnist --out $(DEMO_OUT)/mnist --force
-	mpirun -np 1 $(BUILD)/aevb-train --data $(DEMO_OUT)/mnist --out $(DEMO_OUT)/run --epochs $(DEMO_EPOCHS)
-	@if [ -x $(BUILD)/aevb-eval ]; then \
-	  mpirun -np 2 --oversubscribe $(BUILD)/aevb-eval --model $(DEMO_OUT)/run/model.h5 --data $(DEMO_OUT)/mnist \
-	    --k 1,10,100 --out $(DEMO_OUT)/run/eval-test.h5; fi
+	mpirun -np 1 $(BUILD)/aevb-train --data $(DEMO_OUT)/mnist --out $(DEMO_RUN) --epochs $(DEMO_EPOCHS) --samples-every 1
+	mpirun -np 2 --oversubscribe $(BUILD)/aevb-eval --model $(DEMO_RUN)/model.h5 --data $(DEMO_OUT)/mnist \
+	  --k 1,10,100 --out $(DEMO_RUN)/eval-test.h5 --force
+	@# What the model learned: pictures, the test split's latents, then the report.
+	$(DEMO_INFER) sample $(DEMO_MODEL) --out $(DEMO_RUN)/pictures/sample
+	$(DEMO_INFER) reconstruct $(DEMO_MODEL) --data $(DEMO_OUT)/mnist --out $(DEMO_RUN)/pictures/reconstruct
+	$(DEMO_INFER) manifold $(DEMO_MODEL) --dims auto --data $(DEMO_OUT)/mnist --out $(DEMO_RUN)/pictures/manifold
+	$(DEMO_INFER) interpolate $(DEMO_MODEL) --data $(DEMO_OUT)/mnist --out $(DEMO_RUN)/pictures/interpolate
+	$(DEMO_INFER) inpaint $(DEMO_MODEL) --data $(DEMO_OUT)/mnist --points 100 --out $(DEMO_RUN)/pictures/inpaint
+	$(DEMO_INFER) denoise $(DEMO_MODEL) --data $(DEMO_OUT)/mnist --points 100 --out $(DEMO_RUN)/pictures/denoise
+	mpirun -np 2 --oversubscribe $(BUILD)/aevb-infer encode --model $(DEMO_RUN)/model.h5 --data $(DEMO_OUT)/mnist \
+	  --split test --out $(DEMO_RUN)/latents-test --force
+	$(BUILD)/aevb-report $(DEMO_RUN)
+	@echo "demo: open $(DEMO_RUN)/report/index.html"
 
 # The libFuzzer build (clang, ASan + UBSan; fuzz/, docs/fuzzing.md): only the
 # fuzz targets and what they link are compiled.

@@ -136,6 +136,11 @@ TEST_F(InferCli, ManifoldAndInterpolationDecodeTheirLatentPaths) {
   EXPECT_EQ(ii.height, 2 * (kSide + 2) + 2);  // two pairs
   expect_tile(ii, 8, 9, &in.f32.at("mean").data[6 * kD]);  // pair 1's first step
   EXPECT_EQ(in.i64.at("index_b").data[1], 3);
+  // --dims auto: the two most active units of a J = 2 model are both of them.
+  const RunResult a = infer("manifold --model " + model() + " --grid 3 --dims auto --data " + data() + " --out " + (d / "a"), d);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const json dims = last_json(a)["dims"];
+  EXPECT_EQ(dims[0].get<int>() + dims[1].get<int>(), 1);
 }
 
 TEST_F(InferCli, EncodeIsIdenticalOnOneTwoAndThreeRanks) {
@@ -267,6 +272,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"NoModel", "sample --out OUT", 2, "--model: required"},
         BadCase{"NoData", "reconstruct --model MODEL --out OUT", 2, "--data: required"},
         BadCase{"DimsOutOfRange", "manifold --model MODEL --dims 0,5 --out OUT", 2, "latent dimensions 0..1"},
+        BadCase{"DimsAutoWithoutData", "manifold --model MODEL --dims auto --out OUT", 2, "--dims auto: needs --data"},
         BadCase{"DimsMalformed", "manifold --model MODEL --dims 0 --out OUT", 2, "--dims"},
         BadCase{"BurnInTooLong", "inpaint --model MODEL --data DATA --iterations 10 --burn-in 10 --out OUT", 2, "--burn-in"},
         BadCase{"FlipAtOneHalf", "denoise --model MODEL --data DATA --noise 0.5 --out OUT", 2, "below 0.5"},

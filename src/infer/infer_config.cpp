@@ -114,7 +114,8 @@ bool parse_infer_config(int argc, char** argv, InferConfig& c, bool print_help) 
       ("binarize-seed", po::value(&c.binarize_seed)->default_value(c.binarize_seed),
        "seed of the fixed binarization of the split (aevb-eval's default: the same binary points)");
   } else {
-    common.add_options()("points", po::value(&c.points)->default_value(c.points), "how many samples (-1 = 64)");
+    common.add_options()("points", po::value(&c.points)->default_value(c.points),
+                         cmd == "sample" ? "how many samples (-1 = 64)" : "--dims auto: rows used (-1 = 1000)");
   }
   po::options_description own(cmd);
   if (cmd == "encode")
@@ -133,7 +134,12 @@ bool parse_infer_config(int argc, char** argv, InferConfig& c, bool print_help) 
     own.add_options()
       ("grid", po::value(&c.grid)->default_value(c.grid), "n: an n x n grid at the prior's quantiles (i + 0.5) / n")
       ("dims", po::value(&c.dims_text)->default_value(c.dims_text),
-       "the two latent dimensions varied (rows, columns); the others are 0");
+       "the two latent dimensions varied (rows, columns); the others are 0. auto: the two whose encoder means vary "
+       "most over the first --points rows (default 1000) of --data's --split")
+      ("data", po::value(&c.data_dir), "dataset directory (--dims auto only)")
+      ("split", po::value(&c.split)->default_value(c.split), "split to read (--dims auto only)")
+      ("binarize", po::value(&c.binarize)->default_value(c.binarize), "as for the other commands (--dims auto only)")
+      ("binarize-seed", po::value(&c.binarize_seed)->default_value(c.binarize_seed), "as for the other commands (--dims auto only)");
   if (cmd == "interpolate")
     own.add_options()
       ("steps", po::value(&c.steps)->default_value(c.steps), "latent points per path, both ends included")
@@ -189,7 +195,9 @@ bool parse_infer_config(int argc, char** argv, InferConfig& c, bool print_help) 
   if (uses_data && c.data_dir.empty()) throw usage_error("--data: required (a dataset directory written by aevb-data)");
   if (c.out.empty())
     throw usage_error(std::string("--out: required (") + (cmd == "encode" ? "a directory" : "a file prefix") + ")");
-  if (cmd == "manifold") {
+  if (cmd == "manifold" && c.dims_text == "auto" && c.data_dir.empty())
+    throw usage_error("--dims auto: needs --data (the rows whose encoder means choose the dimensions)");
+  if (cmd == "manifold" && c.dims_text != "auto") {
     const size_t comma = c.dims_text.find(',');
     try {
       size_t u1 = 0, u2 = 0;

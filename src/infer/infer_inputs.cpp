@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 
 #include "aevb/base/error.hpp"
 #include "aevb/io/binarization.hpp"
@@ -14,8 +15,16 @@ InferInputs load_infer_inputs(const InferConfig& cfg, const MpiComm& comm, int64
                               const std::vector<std::string>& outputs) {
   InferInputs in;
   collectively(comm, "aevb-infer", [&] {
+    if (comm.rank() == 0 && !outputs.empty()) {
+      make_output_dir(parent_dir(outputs[0]));
+      const std::filesystem::path first(outputs[0]);
+      in.lock = DirLock::acquire_file((std::filesystem::path(parent_dir(outputs[0])) / ("." + first.filename().string() + ".lock")).string(),
+                                      outputs[0], "aevb-infer", "output", "wait for that command to end, or choose another --out");
+      if (!in.lock.notice().empty()) std::cerr << "aevb-infer: warning: " << in.lock.notice() << std::endl;
+    }
     if (comm.rank() == 0)
       for (const std::string& out : outputs) {
+        make_output_dir(parent_dir(out));  // e.g. RUN/pictures/ on first use
         require_writable_dir(parent_dir(out), "cannot write " + out);
         if (std::filesystem::exists(out) && !cfg.force)
           throw output_error("--out: " + out + " exists; use --force to replace it, or choose another --out");
@@ -25,7 +34,7 @@ InferInputs load_infer_inputs(const InferConfig& cfg, const MpiComm& comm, int64
     const bool bernoulli = spec.decoder == DecoderKind::kBernoulli;
     in.unit_range = bernoulli || spec.gaussian_sigmoid_mean;
     std::vector<int64_t> shape = in.model.meta.row_shape;
-    const bool reads_data = !cfg.data_dir.empty() && cfg.command != "sample" && cfg.command != "manifold";
+    const bool reads_data = !cfg.data_dir.empty() && cfg.command != "sample";
     if (reads_data) {
       if (cfg.binarize == "dynamic" && !bernoulli)
         throw usage_error("--binarize dynamic: only meaningful for a model with a Bernoulli decoder");

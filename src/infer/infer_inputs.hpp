@@ -10,6 +10,7 @@
 #include "aevb/dist/mpi_comm.hpp"
 #include "aevb/infer/infer_config.hpp"
 #include "aevb/io/dataset.hpp"
+#include "aevb/io/dir_lock.hpp"
 #include "aevb/io/model_file.hpp"
 #include "aevb/io/png_image.hpp"
 
@@ -23,10 +24,14 @@ struct InferInputs {
   bool binarized = false;      // rows go through the fixed evaluation binarization
   int64_t tile_h = 0, tile_w = 0;
   bool unit_range = true;      // pictures map [0, 1] to black..white (else each picture's own range)
+  DirLock lock;                // rank 0: the first output's lock (<dir>/.<name>.lock), held to the end
 };
 
 // Collectively: loads the model (and the split when the command reads data),
-// checks the dimensions, and (rank 0) that the outputs may be written.
+// checks the dimensions, and (rank 0) that the outputs may be written: it
+// creates their folder, takes the lock of the first output (one writer at a
+// time: encode's shards, a picture's PNG and HDF5), and refuses existing
+// outputs without --force.
 // `default_points` is used when --points is -1 (0: all rows).
 InferInputs load_infer_inputs(const InferConfig& cfg, const MpiComm& comm, int64_t default_points,
                               const std::vector<std::string>& outputs);

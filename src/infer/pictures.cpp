@@ -2,6 +2,7 @@
 // interpolate. Each handles at most a few thousand rows, so rank 0 does the
 // work (other ranks wait in the collective phase); each writes PREFIX.png and
 // PREFIX.h5 (README, "Files aevb-infer writes").
+#include <algorithm>
 #include <cmath>
 
 #include "aevb/base/error.hpp"
@@ -86,28 +87,46 @@ nlohmann::json run_sample(const InferConfig& cfg, const MpiComm& comm) {
 }
 
 nlohmann::json run_manifold(const InferConfig& cfg, const MpiComm& comm) {
-  InferInputs in = load_infer_inputs(cfg, comm, 0, {cfg.out + ".png", cfg.out + ".h5"});
+  InferInputs in = load_infer_inputs(cfg, comm, 1000, {cfg.out + ".png", cfg.out + ".h5"});
   Vae& m = *in.model.model;
   const int64_t J = m.spec().latent, D = m.spec().x_dim, n = cfg.grid;
   if (J < 2) throw usage_error("manifold: needs a latent dimension of at least 2; " + cfg.model_path + " has J = 1");
-  if (cfg.dim_a >= J || cfg.dim_b >= J)
+  const bool automatic = cfg.dims_text == "auto";
+  if (!automatic && (cfg.dim_a >= J || cfg.dim_b >= J))
     throw usage_error("--dims " + cfg.dims_text + ": " + cfg.model_path + " has latent dimensions 0.." + std::to_string(J - 1));
   set_compute_threads(cfg.threads);
+  int64_t dim_a = cfg.dim_a, dim_b = cfg.dim_b;
   on_rank0(comm, [&] {
-    const std::vector<float> z = manifold_grid(J, n, cfg.dim_a, cfg.dim_b);
+    if (automatic) {
+      // The two most active units (the variance over the data of E_q[z_j | x]):
+      // the directions in which the decoder's output changes with the data.
+      DataMatrix x = read_points(in, cfg, 0, in.points);
+      std::vector<float> mu(in.points * J), lv(in.points * J);
+      encode_rows(m, x.x.data(), in.points, mu.data(), lv.data());
+      std::vector<double> s1(J, 0.0), s2(J, 0.0);
+      for (int64_t i = 0; i < in.points; ++i)
+        for (int64_t j = 0; j < J; ++j) s1[j] += mu[i * J + j], s2[j] += double(mu[i * J + j]) * mu[i * J + j];
+      std::vector<int64_t> order(J);
+      for (int64_t j = 0; j < J; ++j) order[j] = j;
+      auto var = [&](int64_t j) { return s2[j] / in.points - (s1[j] / in.points) * (s1[j] / in.points); };
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return var(a) > var(b); });
+      dim_a = order[0];
+      dim_b = order[1];
+    }
+    const std::vector<float> z = manifold_grid(J, n, dim_a, dim_b);
     std::vector<float> mean(n * n * D);
     decode_means(m, z.data(), n * n, mean.data());
     ArrayFile f = file_of("aevb-manifold", cfg, in);
     f.ints["grid"] = n;
-    f.ints["dim_rows"] = cfg.dim_a;
-    f.ints["dim_cols"] = cfg.dim_b;
+    f.ints["dim_rows"] = dim_a;
+    f.ints["dim_cols"] = dim_b;
     f.f32["z"] = {{n * n, J}, z};
     f.f32["mean"] = {{n * n, D}, mean};
     write_picture(cfg.out + ".png", in, mean, n);
     write_array_file(cfg.out + ".h5", f);
   });
   nlohmann::json j = summary_head(cfg, in);
-  j.update({{"png", cfg.out + ".png"}, {"h5", cfg.out + ".h5"}, {"grid", n}, {"dims", {cfg.dim_a, cfg.dim_b}}});
+  j.update({{"png", cfg.out + ".png"}, {"h5", cfg.out + ".h5"}, {"grid", n}, {"dims", {dim_a, dim_b}}});
   return j;
 }
 

@@ -15,7 +15,7 @@ L=${AEVB_INSTALL_TEST_DIR:?set AEVB_INSTALL_TEST_DIR (a scratch directory)}
 CMAKE=${CMAKE:-cmake}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 P=$L/prefix
-PROGRAMS=(aevb-train aevb-eval aevb-data)
+PROGRAMS=(aevb-train aevb-eval aevb-infer aevb-report aevb-data)
 
 fail() { echo "FAIL: $*"; exit 1; }
 pass() { echo "PASS: $*"; }

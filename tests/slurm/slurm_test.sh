@@ -134,6 +134,38 @@ case_eval() {  # an evaluation job (srun launcher) writes its results
   pass "eval job completed in ${secs} s"
 }
 
+case_encode() {  # an encode job (srun launcher) writes the latents of the training split
+  need_cluster
+  [[ -f $W/train/model.h5 ]] || fail "needs the model of slurm.train"
+  local id secs
+  id=$(submit --output="$W/encode.out" "$SRC/jobs/encode.sbatch" --model "$W/train/model.h5" --data "$L/data" \
+       --split train --out "$W/latents")
+  secs=$(wait_job "$id") || fail "$secs"
+  [[ $(field "$id" JobState) == COMPLETED ]] || fail "encode job state $(field "$id" JobState)"
+  local header
+  header=$(h5dump -A "$W/latents/latents.h5") || fail "h5dump cannot read latents.h5"
+  [[ $header == *'"aevb-latents"'* ]] || fail "latents.h5 is not an aevb-latents file"
+  [[ -f $W/latents/latents-00000.h5 ]] || fail "no shard latents-00000.h5"
+  grep -q '"command":"encode"' "$W/encode.out" || fail "no JSON summary in the job output"
+  pass "encode job completed in ${secs} s"
+}
+
+case_report() {  # the report job: pictures, the test split's latents, report/index.html
+  need_cluster
+  [[ -f $W/train/model.h5 ]] || fail "needs the model of slurm.train"
+  local id secs f
+  id=$(submit --output="$W/report.out" "$SRC/jobs/report.sbatch" "$W/train" "$L/data")
+  secs=$(wait_job "$id") || fail "$secs"
+  [[ $(field "$id" JobState) == COMPLETED ]] || fail "report job state $(field "$id" JobState): $(tail -5 "$W/report.out")"
+  for f in pictures/sample.png pictures/reconstruct.png pictures/manifold.png pictures/interpolate.png \
+           latents-test/latents.h5 report/index.html; do
+    [[ -s $W/train/$f ]] || fail "the report job wrote no $f"
+  done
+  grep -q '"tool":"aevb-report"' "$W/report.out" || fail "no aevb-report JSON summary in the job output"
+  grep -q 'data:image/png;base64' "$W/train/report/index.html" || fail "the report embeds no picture"
+  pass "report job completed in ${secs} s"
+}
+
 case_requeue() {  # USR1 -> checkpoint -> requeue -> resume -> bitwise identical to an uninterrupted job
   need_cluster
   local steps=4000 ref id secs t=$SECONDS
@@ -209,6 +241,6 @@ case_norequeue() {  # USR1 to a job that may not be requeued: exit 75 with the r
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  train|eval|requeue|norequeue|array|failing) "case_$1" ;;
-  *) echo "usage: $0 up|down|train|eval|requeue|norequeue|array|failing" >&2; exit 2 ;;
+  train|eval|encode|report|requeue|norequeue|array|failing) "case_$1" ;;
+  *) echo "usage: $0 up|down|train|eval|encode|report|requeue|norequeue|array|failing" >&2; exit 2 ;;
 esac
