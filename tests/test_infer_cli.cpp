@@ -228,6 +228,21 @@ TEST_F(InferCli, TrainingWritesSampleGridsOfTheSameLatentPoints) {
   EXPECT_NE(read_png(s + "epoch-000006.png").pixels, last.pixels);  // the model changed in between
 }
 
+// One point on two ranks: rank 0 has none, the picture still shows it.
+TEST_F(InferCli, PicturesComeFromWhicheverRankHasThePoints) {
+  TempDir d;
+  const std::string cmd = std::string(AEVB_MPIEXEC) + " -np 2 " + AEVB_BINARY_DIR + "/aevb-infer denoise --model " +
+                          model() + " --data " + data() + " --points 1 --samples 20 --out " + (d / "n") + " > " +
+                          (d / "o.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(d / "o.txt");
+  const ArrayFile f = read_array_file(d / "n.h5", "aevb-denoising");
+  EXPECT_EQ(f.f32.at("pictured").dims, (std::vector<int64_t>{4, kD}));  // clean, noisy, naive, posterior
+  EXPECT_EQ(f.f64.at("log_p_clean").data.size(), 1u);
+  const GreyImage img = read_png(d / "n.png");
+  EXPECT_EQ(img.height, 4 * (kSide + 2) + 2);
+  EXPECT_NE(img.at(2, 2 + 0), 128);  // a tile, not the border colour everywhere
+}
+
 TEST_F(InferCli, HelpAndVersionForEveryCommand) {
   TempDir d;
   EXPECT_EQ(infer("--help", d).exit_code, 0);

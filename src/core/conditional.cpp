@@ -82,7 +82,7 @@ void masked_log_marginal(Vae& m, const float* x_enc, int64_t M, const float* x, 
   encode_rows(m, x_enc, G * M, mu.data(), lv.data());
   const int64_t kb = std::max<int64_t>(1, std::min(K, kRowsPerCall / std::max<int64_t>(G, 1)));
   std::vector<float> z(G * kb * J), eps(J);
-  std::vector<double> ll(G * kb), w(G * K), lq(M);
+  std::vector<double> ll(G * kb), w(G * K);
   for (int64_t k0 = 0; k0 < K; k0 += kb) {
     const int64_t n = std::min(kb, K - k0);
     // Rows g * n + i: a block of n samples per point, sample k from component k mod M.
@@ -100,12 +100,17 @@ void masked_log_marginal(Vae& m, const float* x_enc, int64_t M, const float* x, 
     for (int64_t g = 0; g < G; ++g)
       for (int64_t i = 0; i < n; ++i) {
         // log p(z) - log (1/M) sum_c q_c(z), each log p(z) - log q_c(z) from the shared helper.
+        // The mixture actually sampled: component c draws n_c of the K samples,
+        // r(z) = sum_c (n_c / K) q_c(z) (equal weights only when M divides K).
         const float* zr = z.data() + (g * n + i) * J;
-        for (int64_t c = 0; c < M; ++c) lq[c] = -log_prior_over_q(zr, &mu[(g * M + c) * J], &lv[(g * M + c) * J], J);
         LogSumExp q;
-        for (int64_t c = 0; c < M; ++c) q.add(lq[c]);
-        // lq[c] = log q_c(z) - log p(z); the weight's log p(z) - log mixture = -(logsumexp(lq) - log M).
-        w[g * K + k0 + i] = ll[g * n + i] - (q.value() - std::log(double(M)));
+        for (int64_t c = 0; c < M; ++c) {
+          const int64_t n_c = K / M + (c < K % M ? 1 : 0);
+          if (n_c == 0) continue;
+          // -log_prior_over_q = log q_c(z) - log p(z)
+          q.add(std::log(double(n_c)) - log_prior_over_q(zr, &mu[(g * M + c) * J], &lv[(g * M + c) * J], J));
+        }
+        w[g * K + k0 + i] = ll[g * n + i] - (q.value() - std::log(double(K)));
       }
   }
   for (int64_t g = 0; g < G; ++g) {
@@ -143,8 +148,11 @@ InpaintResult inpaint(Vae& m, const float* x, const uint8_t* observed, int64_t G
   for (int64_t t = 0; t <= o.iterations; ++t) {
     encode_rows(m, xhat.data(), G, mu.data(), lv.data());
     draw_z(mu.data(), lv.data(), G, J, index, 0, 1, {o.seed, Purpose::kInpaint, uint64_t(3 * t), 0, 0}, zt.data());
+    // The current state scored against the current completion x^ (its x_miss
+    // changed since z was accepted), then the proposal: both log p(x^ | z).
+    if (t > 0 && o.metropolis) masked_log_prob(s, xhat.data(), nullptr, 1, out_cur.data(), G, ll_cur.data());
     const float* out = m.decoder.forward(zt.data(), G);
-    masked_log_prob(s, x, observed, 1, out, G, ll_t.data());
+    masked_log_prob(s, xhat.data(), nullptr, 1, out, G, ll_t.data());
     for (int64_t g = 0; g < G; ++g) {
       bool take = true;
       // t = 0 initializes the chain; afterwards Metropolis compares the
@@ -210,7 +218,8 @@ void denoise(Vae& m, const float* y, const float* clean, int64_t G, const int64_
   const bool flip = o.corruption == Corruption::kFlip;
   if (flip != (s.decoder == DecoderKind::kBernoulli))
     throw usage_error("denoise: flip noise needs a Bernoulli decoder, Gaussian noise a Gaussian one");
-  const double eps = o.level, s2 = o.level * o.level;
+  const double s2 = o.level * o.level;
+  const double loge = flip ? std::log(o.level) : 0.0, log1e = flip ? std::log1p(-o.level) : 0.0;
   std::vector<float> mu(G * J), lv(G * J);
   encode_rows(m, y, G, mu.data(), lv.data());
   const int64_t kb = std::max<int64_t>(1, std::min(K, kRowsPerCall / std::max<int64_t>(G, 1)));
@@ -230,12 +239,15 @@ void denoise(Vae& m, const float* y, const float* clean, int64_t G, const int64_
         double lpy = 0, lclean = 0;
         for (int64_t d = 0; d < D; ++d) {
           if (flip) {
-            const double pi = sigmoid(oc[d]);
-            const double a = yp[d] > 0.5f ? pi * (1 - eps) : pi * eps;              // x_d = 1 and this y_d
-            const double b = yp[d] > 0.5f ? (1 - pi) * eps : (1 - pi) * (1 - eps);  // x_d = 0 and this y_d
-            lpy += std::log(a + b);
-            post[d] = a / (a + b);
-            if (clean) lclean += std::log(clean[g * D + d] > 0.5f ? a / (a + b) : b / (a + b));
+            // In logs: a sigmoid saturated to 0 or 1 must not give log 0.
+            const double lpi = -softplus(-double(oc[d])), l1pi = -softplus(oc[d]);  // log pi, log (1 - pi)
+            const bool one = yp[d] > 0.5f;
+            const double la = lpi + (one ? log1e : loge);    // x_d = 1 and this y_d
+            const double lb = l1pi + (one ? loge : log1e);   // x_d = 0 and this y_d
+            const double lab = std::max(la, lb) + std::log1p(std::exp(-std::abs(la - lb)));
+            lpy += lab;
+            post[d] = std::exp(la - lab);
+            if (clean) lclean += (clean[g * D + d] > 0.5f ? la : lb) - lab;
           } else {
             const double mean = s.gaussian_sigmoid_mean ? sigmoid(oc[d]) : oc[d], v = std::exp(double(oc[D + d]));
             const double e = yp[d] - mean, tv = v + s2;

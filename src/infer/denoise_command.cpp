@@ -34,9 +34,11 @@ nlohmann::json run_denoise(const InferConfig& cfg, const MpiComm& comm) {
   const ModelSpec& spec = m.spec();
   const int64_t N = in.points, D = spec.x_dim, J = spec.latent, G = cfg.group;
   const bool bern = spec.decoder == DecoderKind::kBernoulli;
-  if (bern && cfg.noise >= 0.5)
-    throw usage_error("--noise " + std::to_string(cfg.noise) + ": a flip probability must be below 0.5 (at 0.5 the "
-                      "noisy point carries no information)");
+  collectively(comm, "aevb-infer", [&] {  // one agreed exit, not one message per rank
+    if (bern && cfg.noise >= 0.5)
+      throw usage_error("--noise " + std::to_string(cfg.noise) + ": a flip probability must be below 0.5 (at 0.5 "
+                        "the noisy point carries no information)");
+  });
   set_compute_threads(cfg.threads);
   const Range mine = part_of(0, N, comm.rank(), comm.size());
   const int64_t n = mine.size();
@@ -86,8 +88,14 @@ nlohmann::json run_denoise(const InferConfig& cfg, const MpiComm& comm) {
     t.add_index("index", x.global_index[i]);
   }
   nlohmann::json j = summary_head(cfg, in);
+  // The gathers first, on every rank; then rank 0 writes in an agreed phase.
+  const ScoreTable all = t.gather(comm);
+  // The pictured points (the first --cols of the split): clean, noisy, naive, posterior mean.
+  const int64_t shown = std::min<int64_t>(N, cfg.cols > 0 ? cfg.cols : 10);
+  const float* sources[4] = {x.x.data(), y.data(), naive.data(), post.data()};
+  const std::vector<float> tiles =
+      gather_pictured(comm, mine.lo, n, shown, 4, D, [&](int64_t k, int64_t i, int64_t d) { return sources[k][i * D + d]; });
   collectively(comm, "aevb-infer", [&] {
-    const ScoreTable all = t.gather(comm);
     if (comm.rank() != 0) return;
     ArrayFile f;
     f.format = "aevb-denoising";
@@ -98,11 +106,6 @@ nlohmann::json run_denoise(const InferConfig& cfg, const MpiComm& comm) {
               {"binarize_seed", int64_t(cfg.binarize_seed)}, {"model_step", in.model.meta.step}, {"ranks", comm.size()}};
     f.reals = {{"noise", cfg.noise}, {"plugin_clamp", kPluginClamp}};
     all.put(f);
-    // The pictured points (rank 0's first ones): clean, noisy, naive, posterior mean.
-    const int64_t shown = std::min<int64_t>(n, cfg.cols > 0 ? cfg.cols : 10);
-    std::vector<float> tiles;
-    for (const float* src : {x.x.data(), y.data(), naive.data(), post.data()})
-      tiles.insert(tiles.end(), src, src + shown * D);
     f.f32["pictured"] = {{4 * shown, D}, tiles};
     f.text["pictured_rows"] = "clean, noisy, naive, posterior (each: the first points)";
     write_png(cfg.out + ".png", grid_image(tiles.data(), 4 * shown, D,

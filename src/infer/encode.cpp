@@ -10,6 +10,7 @@
 // (rank 0: one shard plus one round).
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <iostream>
 
 #include "aevb/base/clock.hpp"
@@ -77,7 +78,10 @@ nlohmann::json run_encode(const InferConfig& cfg, const MpiComm& comm) {
   const int64_t N = in.points, J = m.spec().latent, S = cfg.z_samples, D = m.spec().x_dim, C = cfg.chunk_rows;
   const SplitInfo& info = in.manifest.split(cfg.split);
   // Cache 0: rows are read chunk by chunk, never held (bounded memory for any split).
-  RowRange rows(in.manifest, cfg.split, in.validate, 0, N, 0, info.has_labels);
+  std::unique_ptr<RowRange> rows;
+  collectively(comm, "aevb-infer", [&] {
+    rows = std::make_unique<RowRange>(in.manifest, cfg.split, in.validate, 0, N, 0, info.has_labels);
+  });
 
   const int64_t chunks = (N + C - 1) / C, P = comm.size(), rounds = (chunks + P - 1) / P;
   // One chunk's record, as doubles for the gather (exact for floats and for
@@ -89,13 +93,15 @@ nlohmann::json run_encode(const InferConfig& cfg, const MpiComm& comm) {
   std::vector<std::string> shard_files;
   std::vector<float> mu(C * J), lv(C * J), eps(J);
   double next_progress = 10;
-  collectively(comm, "aevb-infer", [&] {
-    for (int64_t q = 0; q < rounds; ++q) {
-      std::vector<double> rec;
+  // Every round: the local work in one agreed phase (a bad shard on one rank
+  // stops every rank there), the gather, then rank 0's writing in another.
+  for (int64_t q = 0; q < rounds; ++q) {
+    std::vector<double> rec;
+    collectively(comm, "aevb-infer", [&] {
       const int64_t c = q * P + comm.rank();
       if (c < chunks) {
         const int64_t first = c * C, n = std::min(C, N - first);
-        DataMatrix& x = rows.chunk(first, n);
+        DataMatrix& x = rows->chunk(first, n);
         if (in.binarized) binarize_for_evaluation(x, cfg.binarize_seed);
         encode_rows(m, x.x.data(), n, mu.data(), lv.data());
         rec.resize(n * width);
@@ -111,8 +117,10 @@ nlohmann::json run_encode(const InferConfig& cfg, const MpiComm& comm) {
           o[width - 1] = x.labels.empty() ? -1.0 : double(x.labels[r]);
         }
       }
-      const std::vector<double> all = comm.gather(rec);
-      if (comm.rank() != 0) continue;
+    });
+    const std::vector<double> all = comm.gather(rec);
+    collectively(comm, "aevb-infer", [&] {
+      if (comm.rank() != 0) return;
       for (size_t off = 0; off < all.size(); off += width) {
         const double* o = all.data() + off;
         for (int64_t j = 0; j < J; ++j) {
@@ -138,7 +146,9 @@ nlohmann::json run_encode(const InferConfig& cfg, const MpiComm& comm) {
         std::cerr << "aevb-infer encode: " << done << "/" << N << " rows | " << std::lround(done / (now_s() - t0))
                   << " rows/s" << std::endl;
       }
-    }
+    });
+  }
+  collectively(comm, "aevb-infer", [&] {
     if (comm.rank() == 0 && shard.rows > 0) {
       write_shard(cfg.out, shards_written, shard);
       shard_files.push_back(shard_name(shards_written++));

@@ -99,9 +99,11 @@ bool parse_infer_config(int argc, char** argv, InferConfig& c, bool print_help) 
     ("force", po::bool_switch(&c.force), "replace existing outputs")
     ("seed", po::value(&c.seed)->default_value(c.seed), "seed of every random draw (noise keyed per point)")
     ("threads", po::value(&c.threads)->default_value(c.threads), "compute threads per rank");
-  if (cmd != "encode")
+  if (cmd == "sample" || cmd == "reconstruct" || cmd == "inpaint" || cmd == "denoise")
     common.add_options()("cols", po::value(&c.cols)->default_value(c.cols),
-                         "pictures per row of the PNG grid (0 = the command's default)");
+                         cmd == "sample" ? "pictures per row of the PNG grid (0 = 8)"
+                         : cmd == "reconstruct" ? "pairs (original, reconstruction) per row of the PNG grid (0 = 8)"
+                                                : "points pictured, one column each (0 = 10)");
   if (uses_data) {
     common.add_options()
       ("data", po::value(&c.data_dir), "dataset directory (holds manifest.json; see aevb-data)")

@@ -28,6 +28,21 @@ PixelScore score_pixels(const float* x, const float* p, const uint8_t* skip, int
   return s;
 }
 
+std::vector<float> gather_pictured(const MpiComm& comm, int64_t first, int64_t local_points, int64_t shown,
+                                   int64_t kinds, int64_t D, const std::function<float(int64_t, int64_t, int64_t)>& tile) {
+  std::vector<double> local;  // point-major: point i's kinds tiles (doubles: exact for floats)
+  for (int64_t i = 0; i < local_points && first + i < shown; ++i)
+    for (int64_t k = 0; k < kinds; ++k)
+      for (int64_t d = 0; d < D; ++d) local.push_back(tile(k, i, d));
+  const std::vector<double> all = comm.gather(local);  // global order: contiguous parts in rank order
+  const int64_t n = int64_t(all.size()) / (kinds * D);
+  std::vector<float> rows(all.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < kinds; ++k)
+      for (int64_t d = 0; d < D; ++d) rows[(k * n + i) * D + d] = float(all[(i * kinds + k) * D + d]);
+  return rows;
+}
+
 ScoreTable::ScoreTable(std::vector<std::string> reals, std::vector<std::string> indices) {
   for (auto& r : reals) reals_[r];
   for (auto& i : indices) indices_[i];

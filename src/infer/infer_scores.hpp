@@ -3,6 +3,7 @@
 // of per-point columns gathered over ranks in global order.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,6 +27,13 @@ struct PixelScore {
 
 // Scores the pixels d with skip[d] == 0 (skip = null: every pixel).
 PixelScore score_pixels(const float* x, const float* p, const uint8_t* skip, int64_t D, bool binary);
+
+// The pictured points: the first `shown` points of the command, wherever they
+// were computed. Each rank passes `tile(kind, i, d)` for its local points i
+// (global index first + i < shown); rank 0 gets the tiles row by row, row k
+// = kind k of points 0..shown-1 (a collective call; empty on other ranks).
+std::vector<float> gather_pictured(const MpiComm& comm, int64_t first, int64_t local_points, int64_t shown,
+                                   int64_t kinds, int64_t D, const std::function<float(int64_t, int64_t, int64_t)>& tile);
 
 class ScoreTable {
  public:

@@ -4,7 +4,7 @@
 // Each rank takes a contiguous part of the points (base/partition.hpp) and
 // works through it in groups of --group points. Per point it computes:
 //  - the model's log p(x_miss | x_obs) by importance sampling (K = --is-samples;
-//    core/conditional.hpp: the proposal for p(x_obs) mixes q over 16 of the
+//    core/conditional.hpp: the proposal for p(x_obs) mixes q over 64 of the
 //    sampler's completions);
 //  - for each imputation (MwG, pseudo-Gibbs, the training mean image, the
 //    nearest training image on the observed pixels) its per-pixel
@@ -187,8 +187,21 @@ nlohmann::json run_inpaint(const InferConfig& cfg, const MpiComm& comm) {
     t.add_index("missing_pixels", missing);
   }
   nlohmann::json j = summary_head(cfg, in);
+  // The gathers first, on every rank; then rank 0 writes in an agreed phase.
+  const ScoreTable all = t.gather(comm);
+  // The pictured points (the first --cols of the split): truth, observed part, imputations.
+  const int64_t shown = std::min<int64_t>(N, cfg.cols > 0 ? cfg.cols : 10);
+  const float hole = in.unit_range ? 0.5f : 0.f;  // missing pixels shown grey
+  std::vector<std::function<float(int64_t, int64_t)>> kinds = {
+      [&](int64_t i, int64_t d) { return x.row(i)[d]; },
+      [&](int64_t i, int64_t d) { return obs[i * D + d] ? x.row(i)[d] : hole; }};
+  if (run_mwg) kinds.push_back([&](int64_t i, int64_t d) { return imp_mwg[i * D + d]; });
+  if (run_pg) kinds.push_back([&](int64_t i, int64_t d) { return imp_pg[i * D + d]; });
+  kinds.push_back([&](int64_t i, int64_t d) { return obs[i * D + d] ? x.row(i)[d] : float(mean_image[d]); });
+  kinds.push_back([&](int64_t i, int64_t d) { return obs[i * D + d] ? x.row(i)[d] : nn_rows[i * D + d]; });
+  const std::vector<float> tiles = gather_pictured(comm, mine.lo, n, shown, int64_t(kinds.size()), D,
+                                                   [&](int64_t k, int64_t i, int64_t d) { return kinds[k](i, d); });
   collectively(comm, "aevb-infer", [&] {
-    const ScoreTable all = t.gather(comm);
     if (comm.rank() != 0) return;
     ArrayFile f;
     f.format = "aevb-inpainting";
@@ -202,20 +215,6 @@ nlohmann::json run_inpaint(const InferConfig& cfg, const MpiComm& comm) {
     f.reals = {{"missing_fraction", cfg.missing_fraction}, {"plugin_clamp", kPluginClamp}};
     all.put(f);
     f.f64["mean_image"] = {{D}, mean_image};
-    // The pictured points (rank 0's first ones): truth, observed part, imputations.
-    const int64_t shown = std::min<int64_t>(n, cfg.cols > 0 ? cfg.cols : 10);
-    std::vector<float> tiles;
-    auto strip = [&](const std::function<float(int64_t, int64_t)>& v) {
-      for (int64_t i = 0; i < shown; ++i)
-        for (int64_t d = 0; d < D; ++d) tiles.push_back(v(i, d));
-    };
-    const float hole = in.unit_range ? 0.5f : 0.f;  // missing pixels shown grey
-    strip([&](int64_t i, int64_t d) { return x.row(i)[d]; });
-    strip([&](int64_t i, int64_t d) { return obs[i * D + d] ? x.row(i)[d] : hole; });
-    if (run_mwg) strip([&](int64_t i, int64_t d) { return imp_mwg[i * D + d]; });
-    if (run_pg) strip([&](int64_t i, int64_t d) { return imp_pg[i * D + d]; });
-    strip([&](int64_t i, int64_t d) { return obs[i * D + d] ? x.row(i)[d] : float(mean_image[d]); });
-    strip([&](int64_t i, int64_t d) { return obs[i * D + d] ? x.row(i)[d] : nn_rows[i * D + d]; });
     f.f32["pictured"] = {{int64_t(tiles.size()) / D, D}, tiles};
     f.text["pictured_rows"] = std::string("truth, observed") + (run_mwg ? ", mwg" : "") + (run_pg ? ", pseudo_gibbs" : "") +
                               ", mean_image, nearest_neighbour (each: the first points)";

@@ -58,7 +58,10 @@ nlohmann::json run_sample(const InferConfig& cfg, const MpiComm& comm) {
   Vae& m = *in.model.model;
   const int64_t N = in.points, J = m.spec().latent, D = m.spec().x_dim;
   const bool bern = m.spec().decoder == DecoderKind::kBernoulli;
-  if (cfg.binary && !bern) throw usage_error("--binary: only for a Bernoulli decoder; " + cfg.model_path + " has a Gaussian one");
+  collectively(comm, "aevb-infer", [&] {  // one agreed exit, not one message per rank
+    if (cfg.binary && !bern)
+      throw usage_error("--binary: only for a Bernoulli decoder; " + cfg.model_path + " has a Gaussian one");
+  });
   set_compute_threads(cfg.threads);
   on_rank0(comm, [&] {
     std::vector<float> z(N * J), mean(N * D);
@@ -90,10 +93,13 @@ nlohmann::json run_manifold(const InferConfig& cfg, const MpiComm& comm) {
   InferInputs in = load_infer_inputs(cfg, comm, 1000, {cfg.out + ".png", cfg.out + ".h5"});
   Vae& m = *in.model.model;
   const int64_t J = m.spec().latent, D = m.spec().x_dim, n = cfg.grid;
-  if (J < 2) throw usage_error("manifold: needs a latent dimension of at least 2; " + cfg.model_path + " has J = 1");
   const bool automatic = cfg.dims_text == "auto";
-  if (!automatic && (cfg.dim_a >= J || cfg.dim_b >= J))
-    throw usage_error("--dims " + cfg.dims_text + ": " + cfg.model_path + " has latent dimensions 0.." + std::to_string(J - 1));
+  collectively(comm, "aevb-infer", [&] {
+    if (J < 2) throw usage_error("manifold: needs a latent dimension of at least 2; " + cfg.model_path + " has J = 1");
+    if (!automatic && (cfg.dim_a >= J || cfg.dim_b >= J))
+      throw usage_error("--dims " + cfg.dims_text + ": " + cfg.model_path + " has latent dimensions 0.." +
+                        std::to_string(J - 1));
+  });
   set_compute_threads(cfg.threads);
   int64_t dim_a = cfg.dim_a, dim_b = cfg.dim_b;
   on_rank0(comm, [&] {
@@ -182,7 +188,10 @@ nlohmann::json run_interpolate(const InferConfig& cfg, const MpiComm& comm) {
   InferInputs in = load_infer_inputs(cfg, comm, 10, {cfg.out + ".png", cfg.out + ".h5"});
   Vae& m = *in.model.model;
   const int64_t J = m.spec().latent, D = m.spec().x_dim, T = cfg.steps, paths = in.points / 2;
-  if (paths < 1) throw usage_error("--points " + std::to_string(in.points) + ": interpolate needs at least 2 points (one pair)");
+  collectively(comm, "aevb-infer", [&] {
+    if (paths < 1)
+      throw usage_error("--points " + std::to_string(in.points) + ": interpolate needs at least 2 points (one pair)");
+  });
   set_compute_threads(cfg.threads);
   on_rank0(comm, [&] {
     DataMatrix x = read_points(in, cfg, 0, 2 * paths);

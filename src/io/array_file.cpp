@@ -1,5 +1,7 @@
 #include "aevb/io/array_file.hpp"
 
+#include <exception>
+
 #include "aevb/base/error.hpp"
 #include "aevb/io/h5.hpp"
 
@@ -29,12 +31,15 @@ NamedArray<T> get(hid_t root, const std::string& name) {
   return out;
 }
 
+// HDF5's iterations are C: an exception must not unwind through them. The
+// callbacks catch it, stop the iteration (-1) and the caller rethrows.
 struct Visit {
   hid_t root;
   ArrayFile* f;
+  std::exception_ptr error;
 };
 
-herr_t on_attr(hid_t loc, const char* name, const H5A_info_t*, void* p) {
+herr_t on_attr(hid_t loc, const char* name, const H5A_info_t*, void* p) try {
   auto* v = static_cast<Visit*>(p);
   const std::string n(name);
   h5::Id a(H5Aopen(loc, name, H5P_DEFAULT));
@@ -48,9 +53,12 @@ herr_t on_attr(hid_t loc, const char* name, const H5A_info_t*, void* p) {
     default: break;
   }
   return 0;
+} catch (...) {
+  static_cast<Visit*>(p)->error = std::current_exception();
+  return -1;
 }
 
-herr_t on_link(hid_t, const char* name, const H5L_info_t*, void* p) {
+herr_t on_link(hid_t, const char* name, const H5L_info_t*, void* p) try {
   auto* v = static_cast<Visit*>(p);
   const std::string n(name);
   {
@@ -67,6 +75,9 @@ herr_t on_link(hid_t, const char* name, const H5L_info_t*, void* p) {
     default: break;
   }
   return 0;
+} catch (...) {
+  static_cast<Visit*>(p)->error = std::current_exception();
+  return -1;
 }
 
 }  // namespace
@@ -89,9 +100,12 @@ void write_array_file(const std::string& path, const ArrayFile& f) {
 ArrayFile read_array_file(const std::string& path, const std::string& expected_format) {
   h5::Id file = h5::open_file_read(path);
   ArrayFile f;
-  Visit v{file.get(), &f};
-  H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_attr, &v);
-  H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_link, &v);
+  Visit v{file.get(), &f, nullptr};
+  const herr_t a = H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_attr, &v);
+  if (v.error) std::rethrow_exception(v.error);
+  const herr_t l = H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_link, &v);
+  if (v.error) std::rethrow_exception(v.error);
+  if (a < 0 || l < 0) throw input_error(path + ": cannot list the file's attributes and datasets");
   f.format = f.text.count("format") ? f.text["format"] : "";
   f.format_version = f.ints.count("format_version") ? f.ints["format_version"] : 0;
   f.text.erase("format");

@@ -118,14 +118,20 @@ GreyImage read_png(const std::string& path) {
   ReadState st{&bytes, 0};
   png_set_read_fn(png, &st, from_vector);
   png_read_info(png, info);
-  if (png_get_color_type(png, info) != PNG_COLOR_TYPE_GRAY || png_get_bit_depth(png, info) != 8) {
+  if (png_get_color_type(png, info) != PNG_COLOR_TYPE_GRAY || png_get_bit_depth(png, info) > 8) {
     png_destroy_read_struct(&png, &info, nullptr);
-    throw input_error(path + ": expected an 8-bit grey PNG");
+    throw input_error(path + ": expected a grey PNG of 1, 2, 4 or 8 bits per pixel (no colour, no alpha)");
   }
+  // 1/2/4-bit grey (black-and-white masks) as 8-bit levels; interlaced files
+  // de-interlaced by libpng's passes.
+  png_set_expand_gray_1_2_4_to_8(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
   img.width = png_get_image_width(png, info);
   img.height = png_get_image_height(png, info);
   img.pixels.resize(img.width * img.height);
-  for (int64_t y = 0; y < img.height; ++y) png_read_row(png, img.pixels.data() + y * img.width, nullptr);
+  for (int pass = 0; pass < passes; ++pass)
+    for (int64_t y = 0; y < img.height; ++y) png_read_row(png, img.pixels.data() + y * img.width, nullptr);
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
   return img;

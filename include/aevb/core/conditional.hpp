@@ -7,10 +7,12 @@
 //    x_miss ~ p(x_miss | z), repeated. Simple, but it samples the right
 //    distribution only if q(z|x) is the exact posterior.
 //  - Metropolis-within-Gibbs (Mattei & Frellsen 2018): the same proposal
-//    z~ ~ q(z | x_obs, x_miss), accepted with probability
-//      min(1, [p(x_obs|z~) p(z~) / q(z~|x^)] / [p(x_obs|z) p(z) / q(z|x^)]),
-//    an independence Metropolis step that leaves p(z | x_obs) invariant, so the
-//    chain targets p(z, x_miss | x_obs) exactly whatever the encoder's error.
+//    z~ ~ q(z | x^) with x^ = (x_obs, x_miss), accepted with probability
+//      min(1, [p(x^|z~) p(z~) / q(z~|x^)] / [p(x^|z) p(z) / q(z|x^)]),
+//    a Metropolis-Hastings step for the conditional p(z | x_obs, x_miss), then
+//    x_miss ~ p(x_miss | z) exactly: the chain targets p(z, x_miss | x_obs)
+//    whatever the encoder's error (with an exact encoder every proposal is
+//    accepted and it is plain Gibbs).
 // The imputation is the Rao-Blackwellized posterior-predictive mean: E[x_miss|z_t]
 // averaged over the iterations after the burn-in.
 //
@@ -47,7 +49,7 @@ struct InpaintOptions {
   bool metropolis = true;   // Metropolis-within-Gibbs; false: pseudo-Gibbs
   int64_t iterations = 200; // sweeps (z, then x_miss)
   int64_t burn_in = 50;     // sweeps before the imputation average starts
-  int64_t keep_draws = 16;  // M completions kept, evenly spaced after the burn-in (the proposal mixture)
+  int64_t keep_draws = 64;  // M completions kept, evenly spaced after the burn-in (the proposal mixture)
   uint64_t seed = 1;
 };
 
@@ -63,8 +65,8 @@ InpaintResult inpaint(Vae& m, const float* x, const uint8_t* observed, int64_t G
                       const InpaintOptions& o);
 
 // log p(x_S) per point by importance sampling with K samples from the mixture
-// (1/M) sum_m q(z | x_enc[g, m]) (sample k from component k mod M, weighted by
-// the whole mixture's density), S given by include (G x D; null = every
+// of q(z | x_enc[g, m]), m < M (sample k from component k mod M, weighted by
+// the density of that mixture, sum_m (n_m / K) q_m with n_m its draws), S given by include (G x D; null = every
 // pixel); x_enc: G x M x D, x: G x D. The standard error (delta method) goes
 // to se when not null. Noise key (seed, purpose kConditional, step, index[g], k).
 void masked_log_marginal(Vae& m, const float* x_enc, int64_t M, const float* x, const uint8_t* include, int64_t G,

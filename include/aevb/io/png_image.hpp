@@ -24,9 +24,9 @@ struct GridLayout {
   double lo = 0, hi = 1;             // value range mapped to 0..255 (clamped)
 };
 
-// The tile size of a row_shape: {h, w} -> h x w, {n} -> n x 1 (a column),
-// anything else with rows*cols == dim... input_error when the shape does not
-// hold `dim` values.
+// The tile size of a row_shape: {h, w} -> h x w, {n} -> n x 1 (a column); no
+// shape: a square when dim is a perfect square, else a column. input_error
+// when the shape does not hold `dim` values.
 void tile_size(const std::vector<int64_t>& row_shape, int64_t dim, int64_t& h, int64_t& w);
 
 // n rows of `dim` = tile_h * tile_w floats as a grid, row-major; ceil(n / cols)
@@ -36,7 +36,8 @@ GreyImage grid_image(const float* rows, int64_t n, int64_t dim, const GridLayout
 // Writes the image atomically (temp file, fsync, rename): output_error naming
 // the path on failure.
 void write_png(const std::string& path, const GreyImage& img);
-// Reads an 8-bit grey PNG (tests, tools); input_error naming the path otherwise.
+// Reads a grey PNG of 1, 2, 4 or 8 bits, interlaced or not, as 8-bit levels
+// (tests, --mask files); input_error naming the path otherwise.
 GreyImage read_png(const std::string& path);
 
 }  // namespace aevb
