@@ -36,7 +36,7 @@ struct InferConfig {
   // inpaint
   std::string mask = "bottom", sampler = "both", baseline_split = "train";
   double missing_fraction = 0.5;
-  int64_t iterations = 200, burn_in = 50, is_samples = 1000, group = 16, baseline_rows = -1;
+  int64_t iterations = 1000, burn_in = 100, is_samples = 1000, group = 16, baseline_rows = -1;
   // denoise
   double noise = 0.1;
   int64_t denoise_samples = 1000;
