@@ -5,6 +5,7 @@
 //   mpirun -np 2 build/bench/aevb_bench_train          # data parallel: P=2 (see README)
 //   build/bench/aevb_bench_train --threads=2           # one rank, two compute threads
 //   build/bench/aevb_bench_train --iwae-k=5            # the IWAE objective, K = 5, at M = 20 and 100
+//   mpirun -np 2 build/bench/aevb_bench_train --batches=20,50,100   # other global batches
 //
 // For each architecture it reports
 //   Gemms/<arch>/r    the bare oneDNN GEMMs of one step at r rows per call and
@@ -15,7 +16,10 @@
 //   Step/<arch>/M     the real training step (TrainStep: gather, dynamic
 //                     binarization, SGVB B forward/backward, allreduce, Adagrad;
 //                     with --iwae-k=K the importance-weighted bound of K samples,
-//                     whose decoder GEMMs, bound included, have K rows per point)
+//                     whose decoder GEMMs, bound included, have K rows per point);
+//                     on several ranks once per reduction: allreduce, allreduce
+//                     overlapped with the encoder backward, and gather (the
+//                     activation exchange, train/activation_exchange.hpp)
 // and prints a table of step / bound, then one JSON line.
 #include <benchmark/benchmark.h>
 #include <mpi.h>
@@ -49,7 +53,15 @@ std::map<std::string, double> g_rate;  // benchmark name -> samples/s (filled by
 int g_iwae_k = 0;                       // --iwae-k=K: the IWAE objective with K samples (0: SGVB B, L = 1)
 // The global batches measured: the paper's M = 100 and a large one, or with
 // --iwae-k the IWAE protocol's M = 20 and 100.
-std::vector<int64_t> batches() { return g_iwae_k > 0 ? std::vector<int64_t>{20, 100} : std::vector<int64_t>{100, 1000}; }
+std::vector<int64_t> g_batches;          // --batches=M,M,...
+std::vector<int64_t> batches() {
+  if (!g_batches.empty()) return g_batches;
+  return g_iwae_k > 0 ? std::vector<int64_t>{20, 100} : std::vector<int64_t>{100, 1000};
+}
+// How a multi-rank step sums its gradient (Step's third argument).
+enum Mode { kAllreduce = 0, kOverlap = 1, kGather = 2 };
+const char* const kModeLabel[] = {"", " overlap", " gather"};
+const char* const kModeName[] = {"allreduce", "overlap", "gather"};
 int64_t step_iterations(int64_t M) { return std::max<int64_t>(200, 200000 / M); }
 std::map<std::string, double> g_comm;  // benchmark name -> seconds in communication per step
 
@@ -79,13 +91,13 @@ void BM_Gemms(benchmark::State& st) {
 // The bound of a step with M rows per rank is the best GEMM throughput at any
 // per-call row count <= M (a step may split its batch into pieces that fit
 // the caches): these row counts are measured.
-const int64_t kGemmRows[] = {16, 32, 50, 64, 100, 128, 256, 500, 512, 1000};
+const int64_t kGemmRows[] = {10, 16, 20, 32, 50, 64, 100, 128, 256, 500, 512, 1000};
 int64_t gemm_iterations(int64_t rows) { return std::max<int64_t>(10, 40000 / rows); }  // ~1 s a repetition
 
 void BM_Step(benchmark::State& st) {
   const Arch& a = kArchs[st.range(0)];
   const int64_t M = st.range(1);
-  const bool overlap = st.range(2) != 0;
+  const int mode = static_cast<int>(st.range(2));
   ModelSpec spec;
   spec.hidden = a.hidden;
   spec.latent = a.latent;
@@ -97,7 +109,8 @@ void BM_Step(benchmark::State& st) {
   Optimizer opt(oc, m.num_params());
   const bench::SyntheticRows data(784);
   constexpr int64_t kRows = bench::SyntheticRows::kRows;
-  TrainStep step({m, sgvb, opt, comm(), kRows, 1, true, overlap});
+  TrainStep step({m, sgvb, opt, comm(), kRows, 1, true, mode == kOverlap, nullptr, 1.f, WeightKl::kAnalytic,
+                  mode == kGather});
   int64_t t = 0;
   const int P = comm().size(), r = comm().rank();
   StepRows rows;
@@ -110,7 +123,7 @@ void BM_Step(benchmark::State& st) {
   st.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(M), benchmark::Counter::kIsIterationInvariantRate);
   // Seconds blocked in communication per step (divided by the step time in the summary).
   st.counters["comm_s_per_step"] = step.comm_seconds() / static_cast<double>(std::max<int64_t>(1, t));
-  st.SetLabel(std::string(a.name) + (overlap ? " overlap" : ""));
+  st.SetLabel(std::string(a.name) + kModeLabel[mode]);
 }
 
 class Capture : public benchmark::ConsoleReporter {
@@ -137,6 +150,15 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a.rfind("--threads=", 0) == 0) threads = std::max(1, std::atoi(argv[i] + 10));
     else if (a.rfind("--iwae-k=", 0) == 0) g_iwae_k = std::max(1, std::atoi(argv[i] + 9));
+    else if (a.rfind("--batches=", 0) == 0) {
+      for (const char* p = argv[i] + 10; *p;) {
+        char* end = nullptr;
+        const long long v = std::strtoll(p, &end, 10);
+        if (end == p || v < 1) break;
+        g_batches.push_back(v);
+        p = *end == ',' ? end + 1 : end;
+      }
+    }
     else { ++i; continue; }
     for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
     --argc;
@@ -151,9 +173,8 @@ int main(int argc, char** argv) {
       if (r <= 1000 / P)
         benchmark::RegisterBenchmark("Gemms", BM_Gemms)->Args({a, r})->Iterations(gemm_iterations(r))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
     for (int64_t M : batches()) {
-      benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 0})->Iterations(step_iterations(M))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
-      if (multi)
-        benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, 1})->Iterations(step_iterations(M))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
+      for (int mode = kAllreduce; mode <= (multi ? kGather : kAllreduce); ++mode)
+        benchmark::RegisterBenchmark("Step", BM_Step)->Args({a, M, mode})->Iterations(step_iterations(M))->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime();
     }
   }
   benchmark::Initialize(&argc, argv);
@@ -174,16 +195,17 @@ int main(int argc, char** argv) {
                                    "/iterations:" + std::to_string(gemm_iterations(r)) + "/repeats:3/real_time_median";
           if (r <= M / P && g_rate.count(name) && g_rate[name] > b) b = g_rate[name], b_rows = r;
         }
-        for (int ov = 0; ov <= (multi ? 1 : 0); ++ov) {
-          const std::string step_name = "Step/" + std::to_string(a) + "/" + std::to_string(M) + "/" + std::to_string(ov) +
+        for (int mode = kAllreduce; mode <= (multi ? kGather : kAllreduce); ++mode) {
+          const std::string step_name = "Step/" + std::to_string(a) + "/" + std::to_string(M) + "/" + std::to_string(mode) +
                                         "/iterations:" + std::to_string(step_iterations(M)) +
                                         "/repeats:3/real_time_median";
           if (!g_rate.count(step_name) || b <= 0) continue;
           const double s = g_rate[step_name];
           const double comm = g_comm[step_name] * s / static_cast<double>(M);  // (s/step) / (s/step)
           std::printf("%-16s %6lld %14.0f %14.0f %9lld %7.1f%% %7.1f%%%s\n", kArchs[a].name, static_cast<long long>(M), s, b,
-                      static_cast<long long>(b_rows), 100 * s / b, 100 * comm, ov ? " (overlap)" : "");
-          out["results"].push_back({{"model", kArchs[a].name}, {"M", M}, {"overlap", ov == 1}, {"step_samples_per_s", s},
+                      static_cast<long long>(b_rows), 100 * s / b, 100 * comm, kModeLabel[mode]);
+          out["results"].push_back({{"model", kArchs[a].name}, {"M", M}, {"overlap", mode == kOverlap},
+                                    {"reduction", kModeName[mode]}, {"step_samples_per_s", s},
                                     {"gemm_bound_samples_per_s", b}, {"gemm_bound_rows_per_call", b_rows},
                                     {"fraction_of_bound", s / b}, {"comm_fraction", comm}});
         }

@@ -59,6 +59,39 @@ TEST_F(MpiTrain, RankCountDoesNotChangeTheResult) {
   for (int p : {2, 3, 4}) EXPECT_LE(rel_diff(ref, params_of(d / ("p" + std::to_string(p)) + "/model.h5")), 1e-5) << p;
 }
 
+// The two reductions: --reduction allreduce sums the gradient over ranks;
+// gather sends every row's layer inputs and deltas to every rank, which forms
+// the whole gradient itself. Both give one rank's result up to summation order
+// on P = 2 and 3; auto picks gather at this batch (50 <= kGatherMaxBatch) on
+// several ranks, allreduce on one rank, above the limit and with full VB; each
+// resumes bitwise, and a run may change its reduction when it resumes.
+TEST_F(MpiTrain, ReductionsAgreeAndResumeBitwise) {
+  auto run = [&](int p, const std::string& args, const std::string& out) {
+    const RunResult r = run_train_mpi(p, args + " --out " + (d / out), d);
+    EXPECT_EQ(r.exit_code, 0) << out << "\n" << r.err;
+    return r.exit_code == 0 ? json::parse(r.last_out_line()) : json();
+  };
+  EXPECT_EQ(run(1, base(40), "ref")["reduction"], "allreduce");
+  const FloatBuffer ref = params_of(d / "ref/model.h5");
+  for (const std::string red : {"allreduce", "gather"})
+    for (int p : {2, 3}) {
+      const std::string out = red + std::to_string(p);
+      EXPECT_EQ(run(p, base(40) + " --reduction " + red, out)["reduction"], red);
+      EXPECT_LE(rel_diff(ref, params_of(d / out + "/model.h5")), 1e-5) << out;
+    }
+  EXPECT_EQ(run(2, base(2), "auto_small")["reduction"], "gather");
+  EXPECT_EQ(run(2, base(2, "none", 4, 100), "auto_large")["reduction"], "allreduce");
+  EXPECT_EQ(run(2, base(2) + " --bayes full --optimizer adam", "auto_bayes")["reduction"], "allreduce");
+  // Bitwise resume with the allreduce (the gather's: ResumeIsBitwiseIdenticalWithTheSameRankCount).
+  run(2, base(20) + " --reduction allreduce", "split");
+  run(2, base(40, "auto") + " --reduction allreduce", "split");
+  EXPECT_EQ(params_of(d / "allreduce2/model.h5"), params_of(d / "split/model.h5"));
+  // Another reduction on resume.
+  run(2, base(20) + " --reduction gather", "switch");
+  run(2, base(40, "auto") + " --reduction allreduce", "switch");
+  EXPECT_LE(rel_diff(ref, params_of(d / "switch/model.h5")), 1e-5);
+}
+
 // The importance-weighted objective: its noise is keyed by (seed, step, global
 // index, k) and its weights are per point, so P = 1..3 agree and a resume
 // gives the same bytes.

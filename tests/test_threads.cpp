@@ -117,10 +117,17 @@ TEST(LayoutAdvice, NamesTheSlowerLayoutsOnly) {
   EXPECT_TRUE(layout_advice({1, 1, 100, 2}).empty());
   EXPECT_TRUE(layout_advice({2, 1, 100, 1}).empty());  // 50 rows per rank: pays
   EXPECT_TRUE(layout_advice({1, 2, 50, 2}).empty());   // 25 rows per thread: pays
+  // Small batches with the allreduce: the activation exchange is faster.
   const auto comm = layout_advice({2, 1, 20, 1});
   ASSERT_EQ(comm.size(), 1u);
   EXPECT_TRUE(has(comm, "10 rows per rank per step (--batch 20 over 2 ranks) is communication-bound"));
-  EXPECT_TRUE(has(comm, "mpirun -np 1"));
+  EXPECT_TRUE(has(comm, "--reduction gather"));
+  EXPECT_TRUE(layout_advice({2, 1, 20, 1, /*gather=*/true}).empty());  // what auto picks: no advice
+  // Above kGatherMaxBatch, below 50 rows per rank: fewer ranks.
+  const auto fewer = layout_advice({4, 1, 100, 1});
+  ASSERT_EQ(fewer.size(), 1u);
+  EXPECT_TRUE(has(fewer, "25 rows per rank"));
+  EXPECT_TRUE(has(fewer, "mpirun -np 2"));
   EXPECT_TRUE(has(layout_advice({1, 2, 20, 2}), "--threads 1 is faster"));
   const auto bound = layout_advice({1, 2, 100, 1});
   ASSERT_EQ(bound.size(), 1u);

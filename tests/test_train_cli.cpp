@@ -229,6 +229,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "(got 0)"},
         BadCase{"KeepBestWithoutValidation", "--data {data} --out {out} --keep-best on", 2,
                 "aevb-train: error: --keep-best on: needs a validation split (--valid-split NAME)"},
+        BadCase{"GatherWithFullVb", "--data {data} --out {out} --bayes full --reduction gather", 2,
+                "aevb-train: error: --reduction gather: not with --bayes full (the decoder's weights are sampled per "
+                "row); use allreduce or auto"},
+        BadCase{"ReductionOutsideList", "--data {data} --out {out} --reduction ring", 2,
+                "aevb-train: error: --reduction: expected one of: auto, allreduce, gather, got 'ring'"},
         BadCase{"ValidationSplitMissing", "--data {data} --out {out} --valid-split valid", 3,
                 "aevb-train: error: {data}/manifest.json: no split 'valid' (available: test, train)"},
         // Bug 10: outputs checked before training, naming the option.

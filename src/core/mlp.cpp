@@ -200,7 +200,9 @@ float* Mlp::forward(const float* x, int64_t rows) {
   return p.layers.back().out.data();
 }
 
-float* Mlp::backward(float* dout, int64_t rows, bool need_dx) { return backward_pass(dout, rows, true, need_dx); }
+float* Mlp::backward(float* dout, int64_t rows, bool need_dx, bool weights) {
+  return backward_pass(dout, rows, weights, need_dx);
+}
 
 float* Mlp::backward_data(float* dout, int64_t rows) { return backward_pass(dout, rows, false, true); }
 
@@ -225,6 +227,34 @@ float* Mlp::backward_pass(float* dout, int64_t rows, bool weights, bool need_dx)
   }
   s.wait();
   return need_dx ? p.layers[0].din.data() : nullptr;
+}
+
+std::vector<Mlp::LayerIo> Mlp::layer_io(int64_t rows) {
+  Plan& p = plan(rows);
+  std::vector<LayerIo> io(p.layers.size());
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    io[i].in = static_cast<const float*>(p.layers[i].in_m.get_data_handle());
+    io[i].delta = static_cast<const float*>(p.layers[i].dout_m.get_data_handle());
+  }
+  return io;
+}
+
+void Mlp::weight_gradients(const LayerIo* io, int64_t rows) {
+  Plan& p = plan(rows);
+  auto& eng = dnnl_context().engine;
+  auto& s = dnnl_context().stream;
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    auto& L = p.layers[i];
+    const int64_t in = sizes_[i], out = sizes_[i + 1];
+    // Views of the caller's rows (memory objects are handles: no copy).
+    memory in_t(mat(in, rows, tag::ba), eng, const_cast<float*>(io[i].in));
+    memory delta(mat(rows, out), eng, const_cast<float*>(io[i].delta));
+    L.bwd_weights.execute(s, {{DNNL_ARG_SRC, in_t}, {DNNL_ARG_WEIGHTS, delta}, {DNNL_ARG_DST, L.dw_m}});
+    parallel_for((out + 15) / 16, [&](int64_t b0, int64_t b1) {
+      column_sums(io[i].delta, rows, out, b0 * 16, std::min(out, b1 * 16), grads_ + b_off_[i]);
+    });
+  }
+  s.wait();
 }
 
 }  // namespace aevb

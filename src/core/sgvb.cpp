@@ -156,8 +156,10 @@ ElboSums Sgvb::evaluate(const Batch& batch, const SgvbNoise& noise, PointElbo* p
   return sample_and_score(batch, noise, per_point);
 }
 
-void Sgvb::backward_decoder() {
+void Sgvb::backward_decoder(bool weights) {
   const int64_t R = batch_.rows * L_;
+  if (!weights && bayes_)
+    throw usage_error("the activation exchange needs the decoder's own weights, not full VB over them");
   if (R == 0) {
     // A rank with no rows this step still contributes (zero) gradients to the reduction.
     std::fill(m_.grads.begin() + m_.decoder_begin(), m_.grads.end(), 0.f);
@@ -168,11 +170,12 @@ void Sgvb::backward_decoder() {
   lik_.loss_grad(batch_.x, L_, dec_, R, weight_.data(), ddec_.data());
   // dL/dz is copied out of the decoder's workspace: the network may run again
   // (another forward, or rebinding its weights) before backward_encoder().
-  const float* dz = bayes_ ? bayes_->backward(ddec_.data()) : m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true);
+  const float* dz =
+      bayes_ ? bayes_->backward(ddec_.data()) : m_.decoder.backward(ddec_.data(), R, /*need_dx=*/true, weights);
   dz_.assign(dz, dz + R * m_.spec().latent);
 }
 
-void Sgvb::backward_encoder() {
+void Sgvb::backward_encoder(bool weights) {
   const int64_t J = m_.spec().latent, L = L_, rows = batch_.rows;
   if (rows == 0) {
     std::fill(m_.grads.begin(), m_.grads.begin() + m_.decoder_begin(), 0.f);
@@ -210,7 +213,7 @@ void Sgvb::backward_encoder() {
       }
     }
   });
-  m_.encoder.backward(denc_.data(), rows, /*need_dx=*/false);
+  m_.encoder.backward(denc_.data(), rows, /*need_dx=*/false, weights);
 }
 
 }  // namespace aevb

@@ -115,6 +115,11 @@ void MpiComm::allgatherv_rows(uint8_t* buf, const std::vector<int>& counts, cons
   MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts.data(), displs.data(), row.t, comm_);
 }
 
+void MpiComm::allgatherv(float* buf, const std::vector<int>& counts, const std::vector<int>& displs) const {
+  if (size_ == 1) return;
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts.data(), displs.data(), MPI_FLOAT, comm_);
+}
+
 void MpiComm::alltoallv_rows(const uint8_t* send, const std::vector<int>& send_counts,
                              const std::vector<int>& send_displs, uint8_t* recv, const std::vector<int>& recv_counts,
                              const std::vector<int>& recv_displs, int64_t row_bytes) const {

@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 namespace aevb {
 
 std::vector<std::string> layout_advice(const Layout& l) {
@@ -13,13 +15,20 @@ std::vector<std::string> layout_advice(const Layout& l) {
                   "the threads share them and run slower than one; start it with mpirun --bind-to none or " +
                   "--map-by slot:PE=" + std::to_string(l.threads) + " (SLURM: --cpus-per-task=" +
                   std::to_string(l.threads) + ")");
-  if (l.ranks > 1 && per_rank < kMinRowsPerRank)
+  // The activation exchange is the faster reduction at these sizes (it is
+  // what auto picks); the allreduce below ~50 rows per rank is not.
+  if (l.ranks > 1 && per_rank < kMinRowsPerRank && !l.gather) {
+    const int64_t fewer = std::max<int64_t>(1, l.global_batch / kMinRowsPerRank);
+    const std::string faster =
+        l.global_batch <= kGatherMaxBatch
+            ? "--reduction gather (what auto picks at this batch) exchanges activations instead and is faster"
+            : "fewer ranks are faster: mpirun -np " + std::to_string(fewer);
     out.push_back(std::to_string(per_rank) + " rows per rank per step (--batch " + std::to_string(l.global_batch) +
                   " over " + std::to_string(l.ranks) + " ranks) is communication-bound: below about " +
                   std::to_string(kMinRowsPerRank) +
-                  " rows per rank the gradient exchange costs more than the rows it spreads (README: Layouts); " +
-                  "one rank is faster: mpirun -np 1 (the same global batch gives the same results up to summation "
-                  "order)");
+                  " rows per rank the gradient's allreduce costs more than the rows it spreads (README: Layouts); " +
+                  faster + " (the same global batch gives the same results up to summation order)");
+  }
   if (l.threads > 1 && per_rank < kMinRowsPerThread * l.threads)
     out.push_back(std::to_string(per_rank) + " rows per rank per step over " + std::to_string(l.threads) +
                   " threads: below about " + std::to_string(kMinRowsPerThread) +

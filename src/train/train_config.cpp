@@ -7,6 +7,7 @@
 #include "aevb/cli/options.hpp"
 #include "aevb/base/error.hpp"
 #include "aevb/base/version.hpp"
+#include "aevb/train/layout_advice.hpp"
 
 namespace po = boost::program_options;
 
@@ -93,6 +94,10 @@ po::options_description describe_options(TrainConfig& c) {
     ("metrics", po::value(&c.metrics_path), "metrics JSON lines file (default <out>/metrics.jsonl)")
     ("model-out", po::value(&c.model_path), "model file (default <out>/model.h5)")
     ("progress-every", po::value(&c.progress_every)->default_value(c.progress_every, default_text(c.progress_every)), "seconds between progress lines on stderr (0 = off)");
+  const std::string reduction_help =
+      "auto | allreduce | gather: how ranks combine a step's gradient: one allreduce of it, or one allgather of every "
+      "row's layer inputs and deltas from which each rank forms the whole gradient (faster for small global batches); "
+      "auto: gather when P > 1, --batch <= " + std::to_string(kGatherMaxBatch) + " and not --bayes full";
   po::options_description ckpt("Checkpoints and data parallelism");
   ckpt.add_options()
     ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps), "checkpoint every N steps (0 = off)")
@@ -107,6 +112,7 @@ po::options_description describe_options(TrainConfig& c) {
      "the same z each time so that the grids show training progress (0 = none)")
     ("resume", po::value(&c.resume)->default_value(c.resume), "auto (newest valid checkpoint in <out>/checkpoints, if any) | none | PATH")
     ("check-every", po::value(&c.check_every)->default_value(c.check_every), "compare a parameter hash across ranks every N steps (0 = off)")
+    ("reduction", po::value(&c.reduction)->default_value(c.reduction), reduction_help.c_str())
     ("overlap", po::value(&c.overlap)->default_value(c.overlap), "on | off | auto: overlap the decoder-gradient allreduce with the encoder backward");
   po::options_description all;
   all.add(data).add(model).add(est).add(init).add(opt).add(train).add(out).add(ckpt);
@@ -153,6 +159,8 @@ void validate(TrainConfig& c, const po::variables_map& vm) {
     throw usage_error("--binarize dynamic: only meaningful with --decoder bernoulli");
   if (c.keep_best == "on" && c.valid_split.empty())
     throw usage_error("--keep-best on: needs a validation split (--valid-split NAME)");
+  if (c.reduction == "gather" && c.model.bayes)
+    throw usage_error("--reduction gather: not with --bayes full (the decoder's weights are sampled per row); use allreduce or auto");
   if (!c.valid_split.empty() && (c.valid_split == c.train_split || c.valid_split == c.test_split))
     throw usage_error("--valid-split " + c.valid_split + ": must differ from --train-split and --test-split");
   if (c.metrics_path.empty()) c.metrics_path = c.out_dir + "/metrics.jsonl";
@@ -208,6 +216,7 @@ const OptionRules& train_option_rules() {
       R::integer("samples-every").ge(0).le(1000000),
       R::words("keep-best", {"on", "off"}),
       R::integer("check-every").ge(0),
+      R::words("reduction", {"auto", "allreduce", "gather"}),
       R::words("overlap", {"on", "off", "auto"}),
   };
   return rules;
@@ -250,6 +259,12 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
   return true;
 }
 
+bool TrainConfig::use_gather(int ranks) const {
+  if (reduction == "gather") return true;
+  if (reduction == "allreduce") return false;
+  return ranks > 1 && batch <= kGatherMaxBatch && !model.bayes;
+}
+
 int64_t TrainConfig::memory_budget_bytes() const { return parse_byte_size("memory-budget", memory_budget); }
 
 std::string TrainConfig::to_ini() const {
@@ -275,7 +290,7 @@ std::string TrainConfig::to_ini() const {
     << "\nmetrics = " << metrics_path << "\nmodel-out = " << model_path << "\nprogress-every = " << default_text(progress_every)
     << "\ncheckpoint-every-steps = " << checkpoint_every_steps
     << "\ncheckpoint-every-seconds = " << default_text(checkpoint_every_seconds) << "\nwatchdog-seconds = " << default_text(watchdog_seconds) << "\nkeep-checkpoints = " << keep_checkpoints << "\nsamples-every = " << samples_every << "\nkeep-best = " << keep_best
-    << "\nresume = " << resume << "\ncheck-every = " << check_every << "\noverlap = " << overlap << "\n";
+    << "\nresume = " << resume << "\ncheck-every = " << check_every << "\nreduction = " << reduction << "\noverlap = " << overlap << "\n";
   return s.str();
 }
 

@@ -35,7 +35,7 @@ void warn_about_changed_options(const std::string& before_ini, const std::string
     return kv;
   };
   static const std::set<std::string> kFree = {"out",       "metrics",    "model-out",       "progress-every", "resume",
-                                               "threads",   "overlap",    "check-every",     "epochs",         "max-steps",
+                                               "threads",   "overlap",    "reduction",    "check-every",     "epochs",         "max-steps",
                                                "keep-checkpoints", "checkpoint-every-steps", "checkpoint-every-seconds"};
   const auto a = parse(before_ini), b = parse(now_ini);
   std::string changed;

@@ -12,6 +12,7 @@ namespace aevb {
 
 TrainStep::TrainStep(const StepSetup& s, std::unique_ptr<GradientReduction> reduction)
     : s_(s), reduction_(reduction ? std::move(reduction) : make_allreduce_reduction(s.comm, s.overlap)) {
+  if (s_.gather) exchange_ = std::make_unique<ActivationExchange>(s_.model, s_.sgvb, s_.comm);
   reduce_buf_.assign(static_cast<size_t>(s_.model.num_params() + kSlots), 0.f);
   s_.model.bind_gradients(reduce_buf_.data());
 }
@@ -34,22 +35,32 @@ StepResult TrainStep::run(const StepInput& in) {
   out.sums = s_.sgvb.forward({x_.data(), in.rows.global_index.data(), in.rows.size()},
                              {s_.seed, Purpose::kLatentNoise, static_cast<uint64_t>(in.step)}, loss_scale);
 
-  // 3. Decoder backward: its gradient block is final.
-  s_.sgvb.backward_decoder();
-
-  // 4. Start reducing the decoder block and the control slots behind it.
   std::fill(ctl, ctl + kSlots, 0.f);
   ctl[kDiverged] = std::isfinite(out.sums.elbo) ? 0.f : 1.f;
   ctl[kStop] = in.requests.stop ? 1.f : 0.f;
   ctl[kCheckpoint] = in.requests.checkpoint ? 1.f : 0.f;
-  reduction_->tail_ready(reduce_buf_.data(), m.decoder_begin(), P + kSlots);
+  if (exchange_) {
+    // 3-6 (--reduction gather): the deltas of this rank's rows, then every
+    // rank's layer inputs and deltas to every rank, each forming the whole
+    // batch's gradient (train/activation_exchange.hpp).
+    s_.sgvb.backward_decoder(/*weights=*/false);
+    s_.sgvb.backward_encoder(/*weights=*/false);
+    if (s_.watchdog) s_.watchdog->phase("the activation exchange (waiting for the other ranks)", true, in.step);
+    exchange_->run(in.global_batch, ctl, kSlots);
+  } else {
+    // 3. Decoder backward: its gradient block is final.
+    s_.sgvb.backward_decoder();
 
-  // 5. Encoder backward.
-  s_.sgvb.backward_encoder();
+    // 4. Start reducing the decoder block and the control slots behind it.
+    reduction_->tail_ready(reduce_buf_.data(), m.decoder_begin(), P + kSlots);
 
-  // 6. Finish the reduction.
-  if (s_.watchdog) s_.watchdog->phase("the gradient reduction (waiting for the other ranks)", true, in.step);
-  reduction_->finish(reduce_buf_.data(), P + kSlots);
+    // 5. Encoder backward.
+    s_.sgvb.backward_encoder();
+
+    // 6. Finish the reduction.
+    if (s_.watchdog) s_.watchdog->phase("the gradient reduction (waiting for the other ranks)", true, in.step);
+    reduction_->finish(reduce_buf_.data(), P + kSlots);
+  }
   if (s_.watchdog) s_.watchdog->phase("the optimizer update", false, in.step);
 
   // 7. Agreed checks: every rank sees the same reduced flags, so every rank

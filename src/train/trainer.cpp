@@ -114,7 +114,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
       watchdog_(kTool, comm.rank(), cfg_.watchdog_seconds),
       step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
              comm.size() > 1 && cfg_.overlap != "off", &watchdog_, cfg_.opt.prior_precision,
-             cfg_.weight_kl_kind()}) {
+             cfg_.weight_kl_kind(), cfg_.use_gather(comm.size())}) {
   sgvb_.set_bayes_decoder(bayes_.get());
   init_model();
   progress_ = resume_training(cfg_, id_, m_, opt_, comm_);
@@ -129,7 +129,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
   if (!cfg_.valid_split.empty()) valid_ = open_eval_part(cfg_, in_, cfg_.valid_split, in_.n_valid, comm_);
   // The fewest CPUs any rank may run on decides whether --threads can pay.
   const int cpus = static_cast<int>(comm_.allreduce_min(static_cast<int64_t>(cpus_in_affinity())));
-  advice_ = layout_advice({comm_.size(), cfg_.threads, M_, cpus});
+  advice_ = layout_advice({comm_.size(), cfg_.threads, M_, cpus, cfg_.use_gather(comm_.size())});
   if (root_) {
     write_text_atomically(cfg_.out_dir + "/config.ini", cfg_.to_ini());
     metrics_ = std::make_unique<MetricsLog>(cfg_.metrics_path, progress_.step);
@@ -398,6 +398,7 @@ json Trainer::finish() {
            {"checkpoint", last_checkpoint_path_},
            {"metrics", cfg_.metrics_path},
            {"data_mode", rows_->resident() ? "resident" : "streamed"}, {"advice", advice_},
+           {"reduction", cfg_.use_gather(comm_.size()) ? "gather" : "allreduce"},
            {"shuffle", cfg_.shuffle},
            {"first_step_seconds", first_step_at_},
            {"data_wait_seconds", data_wait},

@@ -56,12 +56,33 @@ class Mlp {
   // After forward(x, rows): dout = dL/dy (rows x out_dim), overwritten as scratch.
   // Writes dL/dW and dL/db into the gradient buffer (overwrite, not accumulate).
   // Returns dL/dx (rows x in_dim) when need_dx, else nullptr.
-  float* backward(float* dout, int64_t rows, bool need_dx);
+  // weights = false: the gradients of the layers' outputs alone (deltas), the
+  // weight gradients untouched; layer_io() then names what they would be
+  // computed from, and weight_gradients() computes them, possibly over the rows
+  // of several such passes (the trainer's activation exchange).
+  float* backward(float* dout, int64_t rows, bool need_dx, bool weights = true);
 
   // After forward(x, rows): dL/dx alone, the weight gradients untouched (what
   // HMC and annealed importance sampling need of the decoder: the gradient of
   // log p(x|z) with respect to z). dout is overwritten as scratch.
   float* backward_data(float* dout, int64_t rows);
+
+  // What layer i's weight gradient is formed from, each rows x width, row-major:
+  // its input (rows x in_i) and the loss's gradient at its pre-activation
+  // output (rows x out_i). After forward(x, rows) and backward(dout, rows, ...)
+  // these point into this Mlp's workspaces (the first input is the caller's x,
+  // the last delta the caller's dout) and stay valid until the next call.
+  struct LayerIo {
+    const float* in = nullptr;
+    const float* delta = nullptr;
+  };
+  std::vector<LayerIo> layer_io(int64_t rows);
+
+  // dL/dW = in^T delta and dL/db = column sums of delta for every layer, from
+  // `rows` rows of each layer's io (one entry per layer), written into the
+  // gradient buffer (overwrite). The same primitive as backward() at that row
+  // count, so the same bits as a backward pass over those rows.
+  void weight_gradients(const LayerIo* io, int64_t rows);
 
  private:
   struct Plan;

@@ -95,9 +95,14 @@ class Sgvb {
   // memory must stay valid until backward_encoder().
   ElboSums forward(const Batch& batch, const SgvbNoise& noise, float loss_scale);
   // Phase 2: the decoder's block of the gradient buffer is final afterwards.
-  void backward_decoder();
+  void backward_decoder(bool weights = true);
   // Phase 3: the encoder's block is final afterwards.
-  void backward_encoder();
+  void backward_encoder(bool weights = true);
+  // weights = false in both phases: the networks' deltas alone; the weight
+  // gradients are then formed from Mlp::layer_io (rows() rows for the encoder,
+  // rows() * samples() for the decoder), possibly together with other ranks'
+  // rows. Not with a Bayesian decoder (usage_error).
+  int64_t rows() const { return batch_.rows; }
 
   // The estimate without gradients; per_point (if non-null) receives one entry per row.
   ElboSums evaluate(const Batch& batch, const SgvbNoise& noise, PointElbo* per_point = nullptr);

@@ -39,6 +39,9 @@ class MpiComm {
   // of buf are sent to every rank (in place: each rank fills its own part first).
   void allgatherv_rows(uint8_t* buf, const std::vector<int>& counts, const std::vector<int>& displs,
                        int64_t row_bytes) const;
+  // Floats: rank r's [displs[r], displs[r] + counts[r]) of buf reach every rank
+  // (in place, as allgatherv_rows).
+  void allgatherv(float* buf, const std::vector<int>& counts, const std::vector<int>& displs) const;
   // Each rank sends send_counts[r] rows from send + send_displs[r] rows to rank
   // r, and receives recv_counts[q] rows from rank q at recv + recv_displs[q].
   void alltoallv_rows(const uint8_t* send, const std::vector<int>& send_counts, const std::vector<int>& send_displs,

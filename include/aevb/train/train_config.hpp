@@ -59,7 +59,12 @@ struct TrainConfig {
   int64_t samples_every = 0;    // epochs between sample grids in <out>/samples/ (0 = none)
   std::string resume = "auto";  // auto | none | <path>
   int64_t check_every = 1000;   // steps between cross-rank parameter hash checks
+  std::string reduction = "auto";  // auto | allreduce | gather (train/activation_exchange.hpp)
   std::string overlap = "auto"; // on | off | auto: overlap the decoder allreduce with encoder backward
+
+  // Whether this run's steps exchange activations (--reduction gather, or auto
+  // on P > 1 ranks with a small global batch: train/layout_advice.hpp).
+  bool use_gather(int ranks) const;
 
   Estimator estimator_kind() const { return parse_estimator(estimator); }
   Objective objective_kind() const { return parse_objective(objective); }

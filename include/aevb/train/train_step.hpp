@@ -9,6 +9,10 @@
 //   4. start reducing the decoder's gradient block and the control slots
 //   5. encoder backward
 //   6. finish the reduction: every rank holds the sum over ranks
+//   (3-6 with --reduction gather: the deltas of both networks, then one
+//   allgather of every rank's layer inputs and deltas and the control slots,
+//   after which every rank forms the whole batch's weight gradients:
+//   train/activation_exchange.hpp)
 //   7. agreed checks: divergence stops every rank; stop/checkpoint requests
 //      of any rank reach all
 //   8. the optimizer update, which adds the weight prior's gradient once (with
@@ -32,6 +36,7 @@
 #include "aevb/dist/gradient_reduction.hpp"
 #include "aevb/dist/mpi_comm.hpp"
 #include "aevb/io/row_reader.hpp"
+#include "aevb/train/activation_exchange.hpp"
 #include "aevb/train/train_rows.hpp"
 
 namespace aevb {
@@ -49,6 +54,8 @@ struct StepSetup {
   // Full VB (model.spec().bayes): the KL term's prior precision and estimator.
   float prior_precision = 1.f;
   WeightKl weight_kl = WeightKl::kAnalytic;
+  // Exchange layer inputs and deltas instead of gradients (--reduction gather).
+  bool gather = false;
 };
 
 // What this rank asks of all ranks at the end of a step.
@@ -83,7 +90,7 @@ class TrainStep {
   StepResult run(const StepInput& in);
 
   // Seconds blocked in the gradient reduction, summed over run() calls.
-  double comm_seconds() const { return reduction_->blocked_seconds(); }
+  double comm_seconds() const { return exchange_ ? exchange_->blocked_seconds() : reduction_->blocked_seconds(); }
 
  private:
   void gather(const StepInput& in);
@@ -95,6 +102,7 @@ class TrainStep {
   StepSetup s_;
   FloatBuffer reduce_buf_;  // [gradient (num_params) | control slots]
   std::unique_ptr<GradientReduction> reduction_;
+  std::unique_ptr<ActivationExchange> exchange_;  // set with StepSetup::gather
   FloatBuffer x_;
 };
 
