@@ -8,6 +8,20 @@ includes) plus one allreduce of the step's buffer (4 bytes per parameter and
 
     t(P, M) = compute(M / P) + allreduce_P(buffer_bytes),   samples/s = M / t
 
+With --reduction gather (aevb-train's choice for global batches <= 64 on
+several ranks) the ranks exchange every point's layer inputs and deltas
+(floats_per_point floats a point) and every rank forms the weight gradients
+of all M rows:
+
+    t_gather(P, M) = gather(M / P) - wgrad(M / P) + wgrad(M)
+                     + allgather_P(4 * (M / P * floats_per_point + 16) bytes per rank)
+
+gather(r) and wgrad(r) are aevb_bench_scaling's gather_seconds (the step with
+the exchange's phases on one rank) and wgrad_seconds (its weight-gradient
+GEMMs alone); allgather_P is aevb_bench_scaling's "allgather" on P ranks (read
+from the same --allreduce file) or OSU's osu_allgather (--allgather P=FILE;
+its sizes are per rank). Each prediction says which reduction auto picks.
+
 compute(r) comes from `aevb_bench_scaling` on one rank of the site's nodes
 (log-log interpolation between the measured row counts); allreduce_P from
 the site's own measurement at P ranks: the output of OSU's osu_allreduce
@@ -18,7 +32,7 @@ the last segment's bandwidth.
 
   bench/scaling_calculator.py --compute compute.json \\
       --allreduce 2=p2.json --allreduce 16=osu_allreduce_16.txt \\
-      --batch 100,1000,10000
+      --allgather 16=osu_allgather_16.txt --batch 20,100,1000,10000
 
 What it leaves out (so a measurement can disagree): the ranks' contention for
 one node's memory bandwidth (compute() is timed with the other cores idle),
@@ -30,6 +44,10 @@ import bisect
 import json
 import math
 import sys
+
+# aevb-train --reduction auto: gather on P > 1 ranks up to this global batch
+# (kGatherMaxBatch, include/aevb/train/layout_advice.hpp).
+GATHER_MAX_BATCH = 64
 
 
 def load_json(text):
@@ -50,11 +68,12 @@ def read_compute(path):
     return d, pts
 
 
-def read_allreduce(path):
+def read_collective(path, key="allreduce"):
+    """(bytes, seconds) pairs: aevb_bench_scaling's JSON list `key`, or OSU text."""
     text = open(path).read()
     try:
         d = load_json(text)
-        return sorted((a["bytes"], a["seconds"]) for a in d["allreduce"])
+        return sorted((a["bytes"], a["seconds"]) for a in d[key])
     except (json.JSONDecodeError, KeyError, IndexError, TypeError):
         pts = []
         for line in text.splitlines():
@@ -65,9 +84,13 @@ def read_allreduce(path):
                 except ValueError:
                     pass
         if not pts:
-            sys.exit(f"scaling_calculator: {path}: expected aevb_bench_scaling JSON or osu_allreduce output "
+            sys.exit(f"scaling_calculator: {path}: expected aevb_bench_scaling JSON or osu_{key} output "
                      "(lines 'bytes latency_us'), found neither")
         return sorted(pts)
+
+
+def read_allreduce(path):
+    return read_collective(path, "allreduce")
 
 
 def compute_at(pts, rows):
@@ -86,7 +109,7 @@ def compute_at(pts, rows):
     return math.exp(math.log(t0) + a * (math.log(rows) - math.log(r0)))
 
 
-def allreduce_at(pts, nbytes):
+def collective_at(pts, nbytes):
     xs = [b for b, _ in pts]
     if nbytes <= xs[0]:
         return pts[0][1]
@@ -100,30 +123,57 @@ def main():
     p.add_argument("--compute", required=True, help="aevb_bench_scaling output on one rank")
     p.add_argument("--allreduce", action="append", default=[], metavar="P=FILE",
                    help="allreduce times measured at P ranks (aevb_bench_scaling on P ranks, or osu_allreduce)")
+    p.add_argument("--allgather", action="append", default=[], metavar="P=FILE",
+                   help="allgather times at P ranks (osu_allgather; aevb_bench_scaling's come with --allreduce)")
     p.add_argument("--batch", default="100,1000,10000", help="global batch sizes M, comma-separated")
     a = p.parse_args()
     d, comp = read_compute(a.compute)
     nbytes = d["buffer_bytes"]
-    nets = {1: None}
-    for spec in a.allreduce:
-        if "=" not in spec:
-            sys.exit(f"scaling_calculator: --allreduce {spec}: expected P=FILE")
-        k, f = spec.split("=", 1)
-        nets[int(k)] = read_allreduce(f)
+    fpp = d.get("floats_per_point")
+    has_gather = fpp is not None and all("gather_seconds" in c and "wgrad_seconds" in c for c in d["compute"])
+    gat = sorted((c["rows"], c["gather_seconds"]) for c in d["compute"]) if has_gather else None
+    wgr = sorted((c["rows"], c["wgrad_seconds"]) for c in d["compute"]) if has_gather else None
+    nets, gnets = {1: None}, {}
+    for opt, specs in (("--allreduce", a.allreduce), ("--allgather", a.allgather)):
+        for spec in specs:
+            if "=" not in spec:
+                sys.exit(f"scaling_calculator: {opt} {spec}: expected P=FILE")
+            k, f = spec.split("=", 1)
+            if opt == "--allreduce":
+                nets[int(k)] = read_allreduce(f)
+                try:  # aevb_bench_scaling's file also holds the allgather
+                    gnets.setdefault(int(k), sorted((g["bytes"], g["seconds"]) for g in load_json(open(f).read())["allgather"]))
+                except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+                    pass
+            else:
+                gnets[int(k)] = read_collective(f, "allgather")
     out = {"tool": "scaling_calculator", "model": f"784-{d['hidden'].replace(',', '-')}-{d['latent']}",
-           "buffer_bytes": nbytes, "predictions": []}
+           "buffer_bytes": nbytes, "gather_max_batch": GATHER_MAX_BATCH, "predictions": []}
     print(f"model {out['model']}, {d['params']} parameters, allreduce of {nbytes / 1e6:.2f} MB per step")
-    print(f"{'P':>4s} {'M':>7s} {'rows/rank':>10s} {'compute ms':>11s} {'allreduce ms':>13s} {'samples/s':>10s} {'vs P=1':>7s}")
+    print(f"{'P':>4s} {'M':>7s} {'rows/rank':>10s} {'compute ms':>11s} {'allreduce ms':>13s} {'samples/s':>10s} "
+          f"{'gather ms':>10s} {'gather/s':>10s} {'auto':>9s} {'vs P=1':>7s}")
     for M in [int(x) for x in a.batch.split(",")]:
         base = M / compute_at(comp, M)
         for P in sorted(nets):
             rows = M / P
             tc = compute_at(comp, rows)
-            ta = 0.0 if nets[P] is None else allreduce_at(nets[P], nbytes)
+            ta = 0.0 if nets[P] is None else collective_at(nets[P], nbytes)
             rate = M / (tc + ta)
-            print(f"{P:4d} {M:7d} {rows:10.1f} {tc * 1e3:11.3f} {ta * 1e3:13.3f} {rate:10.0f} {rate / base:6.2f}x")
-            out["predictions"].append({"ranks": P, "M": M, "rows_per_rank": rows, "compute_s": tc,
-                                       "allreduce_s": ta, "samples_per_s": rate, "speedup": rate / base})
+            pred = {"ranks": P, "M": M, "rows_per_rank": rows, "compute_s": tc,
+                    "allreduce_s": ta, "samples_per_s": rate, "speedup": rate / base}
+            auto, auto_rate, gtxt = "allreduce", rate, f"{'-':>10s} {'-':>10s}"
+            if P > 1 and has_gather and P in gnets:
+                tg = compute_at(gat, rows) - compute_at(wgr, rows) + compute_at(wgr, M)
+                tx = collective_at(gnets[P], 4 * (rows * fpp + 16))
+                grate = M / (tg + tx)
+                pred.update({"gather_compute_s": tg, "allgather_s": tx, "gather_samples_per_s": grate})
+                gtxt = f"{(tg + tx) * 1e3:10.3f} {grate:10.0f}"
+                if M <= GATHER_MAX_BATCH:
+                    auto, auto_rate = "gather", grate
+            pred.update({"auto": auto, "auto_samples_per_s": auto_rate, "auto_speedup": auto_rate / base})
+            print(f"{P:4d} {M:7d} {rows:10.1f} {tc * 1e3:11.3f} {ta * 1e3:13.3f} {rate:10.0f} {gtxt} {auto:>9s} "
+                  f"{auto_rate / base:6.2f}x")
+            out["predictions"].append(pred)
     print(json.dumps(out))
 
 
