@@ -46,7 +46,8 @@ import math
 import sys
 
 # aevb-train --reduction auto: gather on P > 1 ranks up to this global batch
-# (kGatherMaxBatch, include/aevb/train/layout_advice.hpp).
+# with one decoder sample per point, as aevb_bench_scaling measures (the rule is
+# M (1 + K) / 2 <= kGatherMaxBatch, include/aevb/train/layout_advice.hpp).
 GATHER_MAX_BATCH = 64
 
 

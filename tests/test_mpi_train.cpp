@@ -63,7 +63,8 @@ TEST_F(MpiTrain, RankCountDoesNotChangeTheResult) {
 // gather sends every row's layer inputs and deltas to every rank, which forms
 // the whole gradient itself. Both give one rank's result up to summation order
 // on P = 2 and 3; auto picks gather at this batch (50 <= kGatherMaxBatch) on
-// several ranks, allreduce on one rank, above the limit and with full VB; each
+// several ranks, allreduce on one rank, above the limit (IWAE's K decoder rows
+// a point included) and with full VB; each
 // resumes bitwise, and a run may change its reduction when it resumes.
 TEST_F(MpiTrain, ReductionsAgreeAndResumeBitwise) {
   auto run = [&](int p, const std::string& args, const std::string& out) {
@@ -82,6 +83,9 @@ TEST_F(MpiTrain, ReductionsAgreeAndResumeBitwise) {
   EXPECT_EQ(run(2, base(2), "auto_small")["reduction"], "gather");
   EXPECT_EQ(run(2, base(2, "none", 4, 100), "auto_large")["reduction"], "allreduce");
   EXPECT_EQ(run(2, base(2) + " --bayes full --optimizer adam", "auto_bayes")["reduction"], "allreduce");
+  // IWAE's K decoder rows a point count: M (1 + K) / 2 = 50 at M = 20, K = 4; 125 at M = 50.
+  EXPECT_EQ(run(2, base(2, "none", 4, 20) + " --objective iwae --iwae-k 4", "auto_iwae20")["reduction"], "gather");
+  EXPECT_EQ(run(2, base(2) + " --objective iwae --iwae-k 4", "auto_iwae50")["reduction"], "allreduce");
   // Bitwise resume with the allreduce (the gather's: ResumeIsBitwiseIdenticalWithTheSameRankCount).
   run(2, base(20) + " --reduction allreduce", "split");
   run(2, base(40, "auto") + " --reduction allreduce", "split");

@@ -128,6 +128,11 @@ TEST(LayoutAdvice, NamesTheSlowerLayoutsOnly) {
   ASSERT_EQ(fewer.size(), 1u);
   EXPECT_TRUE(has(fewer, "25 rows per rank"));
   EXPECT_TRUE(has(fewer, "mpirun -np 2"));
+  // IWAE with K = 50 at M = 20: the exchange does not pay either.
+  const auto iwae = layout_advice({2, 1, 20, 1, false, 50});
+  ASSERT_EQ(iwae.size(), 1u);
+  EXPECT_TRUE(has(iwae, "mpirun -np 1"));
+  EXPECT_TRUE(gather_pays(64, 1) && !gather_pays(65, 1) && gather_pays(21, 5) && !gather_pays(22, 5));
   EXPECT_TRUE(has(layout_advice({1, 2, 20, 2}), "--threads 1 is faster"));
   const auto bound = layout_advice({1, 2, 100, 1});
   ASSERT_EQ(bound.size(), 1u);

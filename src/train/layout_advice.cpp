@@ -20,7 +20,7 @@ std::vector<std::string> layout_advice(const Layout& l) {
   if (l.ranks > 1 && per_rank < kMinRowsPerRank && !l.gather) {
     const int64_t fewer = std::max<int64_t>(1, l.global_batch / kMinRowsPerRank);
     const std::string faster =
-        l.global_batch <= kGatherMaxBatch
+        gather_pays(l.global_batch, l.samples)
             ? "--reduction gather (what auto picks at this batch) exchanges activations instead and is faster"
             : "fewer ranks are faster: mpirun -np " + std::to_string(fewer);
     out.push_back(std::to_string(per_rank) + " rows per rank per step (--batch " + std::to_string(l.global_batch) +

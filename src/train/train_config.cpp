@@ -97,7 +97,8 @@ po::options_description describe_options(TrainConfig& c) {
   const std::string reduction_help =
       "auto | allreduce | gather: how ranks combine a step's gradient: one allreduce of it, or one allgather of every "
       "row's layer inputs and deltas from which each rank forms the whole gradient (faster for small global batches); "
-      "auto: gather when P > 1, --batch <= " + std::to_string(kGatherMaxBatch) + " and not --bayes full";
+      "auto: gather when P > 1, --batch x (1 + samples per point) / 2 <= " + std::to_string(kGatherMaxBatch) +
+      " and not --bayes full";
   po::options_description ckpt("Checkpoints and data parallelism");
   ckpt.add_options()
     ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps), "checkpoint every N steps (0 = off)")
@@ -262,7 +263,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
 bool TrainConfig::use_gather(int ranks) const {
   if (reduction == "gather") return true;
   if (reduction == "allreduce") return false;
-  return ranks > 1 && batch <= kGatherMaxBatch && !model.bayes;
+  return ranks > 1 && !model.bayes && gather_pays(batch, samples_per_point());
 }
 
 int64_t TrainConfig::memory_budget_bytes() const { return parse_byte_size("memory-budget", memory_budget); }

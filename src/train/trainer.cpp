@@ -129,7 +129,8 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
   if (!cfg_.valid_split.empty()) valid_ = open_eval_part(cfg_, in_, cfg_.valid_split, in_.n_valid, comm_);
   // The fewest CPUs any rank may run on decides whether --threads can pay.
   const int cpus = static_cast<int>(comm_.allreduce_min(static_cast<int64_t>(cpus_in_affinity())));
-  advice_ = layout_advice({comm_.size(), cfg_.threads, M_, cpus, cfg_.use_gather(comm_.size())});
+  advice_ = layout_advice(
+      {comm_.size(), cfg_.threads, M_, cpus, cfg_.use_gather(comm_.size()), cfg_.samples_per_point()});
   if (root_) {
     write_text_atomically(cfg_.out_dir + "/config.ini", cfg_.to_ini());
     metrics_ = std::make_unique<MetricsLog>(cfg_.metrics_path, progress_.step);
