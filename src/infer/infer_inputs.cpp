@@ -16,7 +16,7 @@ InferInputs load_infer_inputs(const InferConfig& cfg, const MpiComm& comm, int64
   InferInputs in;
   collectively(comm, "aevb-infer", [&] {
     if (comm.rank() == 0 && !outputs.empty()) {
-      make_output_dir(parent_dir(outputs[0]));
+      make_output_dir(parent_dir(outputs[0]));  // e.g. RUN/pictures/ on first use; the lock file lives there
       const std::filesystem::path first(outputs[0]);
       in.lock = DirLock::acquire_file((std::filesystem::path(parent_dir(outputs[0])) / ("." + first.filename().string() + ".lock")).string(),
                                       outputs[0], "aevb-infer", "output", "wait for that command to end, or choose another --out");
@@ -24,7 +24,7 @@ InferInputs load_infer_inputs(const InferConfig& cfg, const MpiComm& comm, int64
     }
     if (comm.rank() == 0)
       for (const std::string& out : outputs) {
-        make_output_dir(parent_dir(out));  // e.g. RUN/pictures/ on first use
+        if (out != outputs[0]) make_output_dir(parent_dir(out));
         require_writable_dir(parent_dir(out), "cannot write " + out);
         if (std::filesystem::exists(out) && !cfg.force)
           throw output_error("--out: " + out + " exists; use --force to replace it, or choose another --out");

@@ -162,10 +162,10 @@ nlohmann::json run_inpaint(const InferConfig& cfg, const MpiComm& comm) {
     if (bern) reals.push_back("pixel_error_" + std::string(name));
   }
   ScoreTable t(reals, {"index", "nearest_index", "missing_pixels"});
+  const std::vector<float> mimg(mean_image.begin(), mean_image.end());
   for (int64_t i = 0; i < n; ++i) {
     const float* xi = x.row(i);
     const uint8_t* oi = obs.data() + i * D;
-    std::vector<float> mimg(mean_image.begin(), mean_image.end());
     t.add("log_p_miss", lpx[i] - lpobs[i]);
     t.add("log_p_miss_se", std::sqrt(lpx_se[i] * lpx_se[i] + lpobs_se[i] * lpobs_se[i]));
     t.add("log_p_x", lpx[i]);

@@ -40,7 +40,7 @@ ActivationExchange::ActivationExchange(Vae& model, const Sgvb& sgvb, const MpiCo
   io_.resize(layers);
 }
 
-void ActivationExchange::run(int64_t M, float* ctl, int slots) {
+void ActivationExchange::exchange(int64_t M, float* ctl, int slots) {
   const int P = comm_.size(), me = comm_.rank();
   const int64_t L = sgvb_.samples(), per_point = floats_per_point(m_, static_cast<int>(L));
 
@@ -91,9 +91,12 @@ void ActivationExchange::run(int64_t M, float* ctl, int slots) {
     const float* c = buf_.data() + displs_[static_cast<size_t>(q)] + counts_[static_cast<size_t>(q)] - slots;
     for (int k = 0; k < slots; ++k) ctl[k] += c[k];
   }
+}
 
+void ActivationExchange::weight_gradients() {
   // Every layer's rows in batch order (rank q's points are [first_point_[q],
   // first_point_[q+1]) of the batch), then the weight gradients.
+  const int64_t M = first_point_.back(), L = sgvb_.samples();
   int64_t offset = 0;  // within a rank's block, floats per point before this layer's
   gather_rows(m_.encoder, 1, offset, 0);
   gather_rows(m_.decoder, L, offset, m_.encoder.num_layers());

@@ -46,7 +46,9 @@ StepResult TrainStep::run(const StepInput& in) {
     s_.sgvb.backward_decoder(/*weights=*/false);
     s_.sgvb.backward_encoder(/*weights=*/false);
     if (s_.watchdog) s_.watchdog->phase("the activation exchange (waiting for the other ranks)", true, in.step);
-    exchange_->run(in.global_batch, ctl, kSlots);
+    exchange_->exchange(in.global_batch, ctl, kSlots);
+    if (s_.watchdog) s_.watchdog->phase("the weight gradients of the whole batch", false, in.step);
+    exchange_->weight_gradients();
   } else {
     // 3. Decoder backward: its gradient block is final.
     s_.sgvb.backward_decoder();

@@ -37,9 +37,11 @@ class ActivationExchange {
 
   // After sgvb.backward_decoder(false) and sgvb.backward_encoder(false) on this
   // rank's part (base/partition.hpp) of a global batch of global_batch points:
-  // writes the whole batch's gradient into model.grads on every rank, and sums
-  // the `slots` floats at ctl over ranks (in place). Collective.
-  void run(int64_t global_batch, float* ctl, int slots);
+  // every rank's layer inputs and deltas to every rank, and the `slots` floats
+  // at ctl summed over ranks (in place). Collective.
+  void exchange(int64_t global_batch, float* ctl, int slots);
+  // Then, on every rank alone: the whole batch's gradient into model.grads.
+  void weight_gradients();
 
   // Seconds blocked in the exchange, summed over run() calls.
   double blocked_seconds() const { return blocked_s_; }
