@@ -18,7 +18,9 @@
 // The step's control flags (divergence, stop, checkpoint) travel behind each
 // rank's rows in the same call and are summed over ranks. Every rank computes
 // the same gradient from the same bytes with the same primitives, so the ranks'
-// parameters stay identical, as after an allreduce.
+// parameters stay identical, as after an allreduce. That assumes ranks whose
+// CPUs pick the same kernels (as the replicated optimizer update already does);
+// --check-every's parameter hash stops a run whose ranks drift apart.
 #pragma once
 #include <cstdint>
 #include <vector>
