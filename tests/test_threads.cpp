@@ -133,6 +133,10 @@ TEST(LayoutAdvice, NamesTheSlowerLayoutsOnly) {
   ASSERT_EQ(iwae.size(), 1u);
   EXPECT_TRUE(has(iwae, "mpirun -np 1"));
   EXPECT_TRUE(gather_pays(64, 1) && !gather_pays(65, 1) && gather_pays(21, 5) && !gather_pays(22, 5));
+  // The exchange forced where it does not pay.
+  const auto forced = layout_advice({2, 1, 1000, 1, /*gather=*/true});
+  ASSERT_EQ(forced.size(), 1u);
+  EXPECT_TRUE(has(forced, "--reduction allreduce (what auto picks here) is faster"));
   EXPECT_TRUE(has(layout_advice({1, 2, 20, 2}), "--threads 1 is faster"));
   const auto bound = layout_advice({1, 2, 100, 1});
   ASSERT_EQ(bound.size(), 1u);

@@ -29,6 +29,12 @@ std::vector<std::string> layout_advice(const Layout& l) {
                   " rows per rank the gradient's allreduce costs more than the rows it spreads (README: Layouts); " +
                   faster + " (the same global batch gives the same results up to summation order)");
   }
+  if (l.ranks > 1 && l.gather && !gather_pays(l.global_batch, l.samples))
+    out.push_back("--reduction gather with --batch " + std::to_string(l.global_batch) + " and " +
+                  std::to_string(l.samples) + " decoder sample(s) a point: every rank forms the weight gradients " +
+                  "of all " + std::to_string(l.global_batch * l.samples) +
+                  " decoder rows, which costs more than the allreduce it saves (README: Layouts); " +
+                  "--reduction allreduce (what auto picks here) is faster");
   if (l.threads > 1 && per_rank < kMinRowsPerThread * l.threads)
     out.push_back(std::to_string(per_rank) + " rows per rank per step over " + std::to_string(l.threads) +
                   " threads: below about " + std::to_string(kMinRowsPerThread) +

@@ -102,6 +102,8 @@ class Sgvb {
   // gradients are then formed from Mlp::layer_io (rows() rows for the encoder,
   // rows() * samples() for the decoder), possibly together with other ranks'
   // rows. Not with a Bayesian decoder (usage_error).
+
+  // Points of the last forward/evaluate.
   int64_t rows() const { return batch_.rows; }
 
   // The estimate without gradients; per_point (if non-null) receives one entry per row.

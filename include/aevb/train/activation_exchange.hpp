@@ -45,7 +45,7 @@ class ActivationExchange {
   // Then, on every rank alone: the whole batch's gradient into model.grads.
   void weight_gradients();
 
-  // Seconds blocked in the exchange, summed over run() calls.
+  // Seconds blocked in the collective, summed over exchange() calls.
   double blocked_seconds() const { return blocked_s_; }
 
   // Floats a point sends (its layer inputs and deltas, encoder and decoder;
