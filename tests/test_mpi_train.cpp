@@ -86,6 +86,15 @@ TEST_F(MpiTrain, ReductionsAgreeAndResumeBitwise) {
   // IWAE's K decoder rows a point count: M (1 + K) / 2 = 50 at M = 20, K = 4; 125 at M = 50.
   EXPECT_EQ(run(2, base(2, "none", 4, 20) + " --objective iwae --iwae-k 4", "auto_iwae20")["reduction"], "gather");
   EXPECT_EQ(run(2, base(2) + " --objective iwae --iwae-k 4", "auto_iwae50")["reduction"], "allreduce");
+  // The exchange's other paths against one rank: L = 2 samples a point with
+  // softplus on 3 ranks at M = 2 (one rank without rows each step), and IWAE
+  // K = 4 at M = 20; --reduction gather on one rank runs the allreduce.
+  const std::string l2 = base(30, "none", 4, 2) + " --samples 2 --activation softplus";
+  EXPECT_EQ(run(1, l2 + " --reduction gather", "l2_p1")["reduction"], "allreduce");
+  EXPECT_EQ(run(3, l2 + " --reduction gather", "l2_p3")["reduction"], "gather");
+  EXPECT_LE(rel_diff(params_of(d / "l2_p1/model.h5"), params_of(d / "l2_p3/model.h5")), 1e-5);
+  run(1, base(2, "none", 4, 20) + " --objective iwae --iwae-k 4", "iwae20_p1");
+  EXPECT_LE(rel_diff(params_of(d / "iwae20_p1/model.h5"), params_of(d / "auto_iwae20/model.h5")), 1e-5);
   // Bitwise resume with the allreduce (the gather's: ResumeIsBitwiseIdenticalWithTheSameRankCount).
   run(2, base(20) + " --reduction allreduce", "split");
   run(2, base(40, "auto") + " --reduction allreduce", "split");

@@ -162,7 +162,7 @@ void Sgvb::backward_decoder(bool weights) {
     throw usage_error("the activation exchange needs the decoder's own weights, not full VB over them");
   if (R == 0) {
     // A rank with no rows this step still contributes (zero) gradients to the reduction.
-    std::fill(m_.grads.begin() + m_.decoder_begin(), m_.grads.end(), 0.f);
+    if (weights) std::fill(m_.grads.begin() + m_.decoder_begin(), m_.grads.end(), 0.f);
     dz_.clear();
     return;
   }
@@ -178,7 +178,7 @@ void Sgvb::backward_decoder(bool weights) {
 void Sgvb::backward_encoder(bool weights) {
   const int64_t J = m_.spec().latent, L = L_, rows = batch_.rows;
   if (rows == 0) {
-    std::fill(m_.grads.begin(), m_.grads.begin() + m_.decoder_begin(), 0.f);
+    if (weights) std::fill(m_.grads.begin(), m_.grads.begin() + m_.decoder_begin(), 0.f);
     return;
   }
   // dL/d[mu | lv] through the reparameterization and the KL term.

@@ -52,7 +52,7 @@ void ActivationExchange::exchange(int64_t M, float* ctl, int slots) {
   for (int q = 0; q < P; ++q) {
     const Range part = part_of(0, M, q, P);
     const int64_t count = part.size() * per_point + slots;
-    if (total + count > INT_MAX)
+    if (P > 1 && total + count > INT_MAX)
       throw usage_error("--reduction gather: a batch of " + std::to_string(M) + " points sends " +
                         std::to_string(M * per_point) + " floats, more than one MPI call carries; use allreduce");
     first_point_[static_cast<size_t>(q)] = part.lo;
@@ -60,6 +60,7 @@ void ActivationExchange::exchange(int64_t M, float* ctl, int slots) {
     displs_[static_cast<size_t>(q)] = static_cast<int>(total);
     total += count;
   }
+  // (A throw here on one rank only ends the job through mpi_main's MPI_Abort.)
   const int64_t n = sgvb_.rows();
   if (n != first_point_[static_cast<size_t>(me) + 1] - first_point_[static_cast<size_t>(me)])
     throw Error(kExitInternal, "activation exchange: this rank holds " + std::to_string(n) + " points of the batch of " +
@@ -117,6 +118,7 @@ void ActivationExchange::gather_rows(Mlp& net, int64_t rows_per_point, int64_t& 
     delta.resize(static_cast<size_t>(M * rows_per_point * w_out));
     for (int q = 0; q < P; ++q) {
       const int64_t p0 = first_point_[static_cast<size_t>(q)], np = first_point_[static_cast<size_t>(q) + 1] - p0;
+      if (np == 0) continue;
       const int64_t rows = np * rows_per_point;
       const float* block = buf_.data() + displs_[static_cast<size_t>(q)] + offset * np;
       std::memcpy(in.data() + p0 * rows_per_point * w_in, block, static_cast<size_t>(rows * w_in) * sizeof(float));

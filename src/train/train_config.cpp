@@ -98,7 +98,7 @@ po::options_description describe_options(TrainConfig& c) {
       "auto | allreduce | gather: how ranks combine a step's gradient: one allreduce of it, or one allgather of every "
       "row's layer inputs and deltas from which each rank forms the whole gradient (faster for small global batches); "
       "auto: gather when P > 1, --batch x (1 + samples per point) / 2 <= " + std::to_string(kGatherMaxBatch) +
-      " and not --bayes full";
+      " and not --bayes full (one rank exchanges nothing either way)";
   po::options_description ckpt("Checkpoints and data parallelism");
   ckpt.add_options()
     ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps), "checkpoint every N steps (0 = off)")
@@ -261,6 +261,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& c, bool print_help) 
 }
 
 bool TrainConfig::use_gather(int ranks) const {
+  if (ranks == 1) return false;  // nothing to exchange: the allreduce of one rank is a no-op
   if (reduction == "gather") return true;
   if (reduction == "allreduce") return false;
   return ranks > 1 && !model.bayes && gather_pays(batch, samples_per_point());

@@ -62,8 +62,8 @@ struct TrainConfig {
   std::string reduction = "auto";  // auto | allreduce | gather (train/activation_exchange.hpp)
   std::string overlap = "auto"; // on | off | auto: overlap the decoder allreduce with encoder backward
 
-  // Whether this run's steps exchange activations (--reduction gather, or auto
-  // on P > 1 ranks with a small global batch: train/layout_advice.hpp).
+  // Whether this run's steps exchange activations (on P > 1 ranks: --reduction
+  // gather, or auto with a small global batch: train/layout_advice.hpp).
   bool use_gather(int ranks) const;
 
   Estimator estimator_kind() const { return parse_estimator(estimator); }
