@@ -85,7 +85,9 @@ double wgrad_seconds(const ModelSpec& spec, int64_t rows) {
   sgvb.forward({x.data(), index.data(), rows}, {1, Purpose::kLatentNoise, 0}, 1.f);
   sgvb.backward_decoder(false);
   sgvb.backward_encoder(false);
-  const auto enc = m.encoder.layer_io(rows), dec = m.decoder.layer_io(rows);
+  std::vector<Mlp::LayerIo> enc, dec;
+  for (size_t i = 0; i < m.encoder.num_layers(); ++i) enc.push_back(m.encoder.layer_io(rows, i));
+  for (size_t i = 0; i < m.decoder.num_layers(); ++i) dec.push_back(m.decoder.layer_io(rows, i));
   auto run = [&] {
     m.encoder.weight_gradients(enc.data(), rows);
     m.decoder.weight_gradients(dec.data(), rows);

@@ -43,6 +43,13 @@ class LayerIoGradients : public ::testing::TestWithParam<Case> {
     (void)m;
   }
   Sgvb make_sgvb(Vae& m) const { return Sgvb(m, GetParam().est, GetParam().samples, GetParam().obj); }
+  // The whole batch's gradient by the backward passes with weights.
+  std::vector<float> full_gradient(Vae& m, Sgvb& sg) {
+    sg.forward({x.data(), index.data(), rows}, {9, Purpose::kLatentNoise, 3}, kScale);
+    sg.backward_decoder();
+    sg.backward_encoder();
+    return {m.grads.begin(), m.grads.end()};
+  }
 
   static constexpr float kScale = 12.5f;
   ModelSpec spec;
@@ -51,16 +58,22 @@ class LayerIoGradients : public ::testing::TestWithParam<Case> {
   std::vector<int64_t> index;
 };
 
+std::vector<Mlp::LayerIo> all_layer_io(Mlp& net, int64_t rows) {
+  std::vector<Mlp::LayerIo> io;
+  for (size_t i = 0; i < net.num_layers(); ++i) io.push_back(net.layer_io(rows, i));
+  return io;
+}
+
 // Copies of one network's layer inputs and deltas (rows r each).
 struct Rows {
   std::vector<std::vector<float>> in, delta;
 };
 Rows copy_io(Mlp& net, int64_t r) {
   Rows out;
-  const auto io = net.layer_io(r);
-  for (size_t i = 0; i < io.size(); ++i) {
-    out.in.emplace_back(io[i].in, io[i].in + r * net.sizes()[i]);
-    out.delta.emplace_back(io[i].delta, io[i].delta + r * net.sizes()[i + 1]);
+  for (size_t i = 0; i < net.num_layers(); ++i) {
+    const Mlp::LayerIo io = net.layer_io(r, i);
+    out.in.emplace_back(io.in, io.in + r * net.sizes()[i]);
+    out.delta.emplace_back(io.delta, io.delta + r * net.sizes()[i + 1]);
   }
   return out;
 }
@@ -71,18 +84,15 @@ TEST_P(LayerIoGradients, AreTheBackwardPassBitForBit) {
   Vae m(spec);
   init_params(m, InitScheme::kNormal, 0.3f, 1);
   Sgvb sg = make_sgvb(m);
-  sg.forward({x.data(), index.data(), rows}, {9, Purpose::kLatentNoise, 3}, kScale);
-  sg.backward_decoder();
-  sg.backward_encoder();
-  const std::vector<float> ref(m.grads.begin(), m.grads.end());
+  const std::vector<float> ref = full_gradient(m, sg);
 
   std::fill(m.grads.begin(), m.grads.end(), -1.f);
   deltas(m, sg, 0, rows);
   // The passes without weights leave the gradient alone.
   EXPECT_TRUE(std::all_of(m.grads.begin(), m.grads.end(), [](float g) { return g == -1.f; }));
   std::fill(m.grads.begin(), m.grads.end(), 0.f);  // (the padding between blocks stays 0)
-  const auto enc = m.encoder.layer_io(rows);
-  const auto dec = m.decoder.layer_io(rows * GetParam().samples);
+  const auto enc = all_layer_io(m.encoder, rows);
+  const auto dec = all_layer_io(m.decoder, rows * GetParam().samples);
   m.encoder.weight_gradients(enc.data(), rows);
   m.decoder.weight_gradients(dec.data(), rows * GetParam().samples);
   const std::vector<float> got(m.grads.begin(), m.grads.end());
@@ -96,10 +106,7 @@ TEST_P(LayerIoGradients, OfTwoHalvesConcatenatedAreTheWholeBatch) {
   Vae m(spec);
   init_params(m, InitScheme::kNormal, 0.3f, 1);
   Sgvb sg = make_sgvb(m);
-  sg.forward({x.data(), index.data(), rows}, {9, Purpose::kLatentNoise, 3}, kScale);
-  sg.backward_decoder();
-  sg.backward_encoder();
-  const std::vector<float> ref(m.grads.begin(), m.grads.end());
+  const std::vector<float> ref = full_gradient(m, sg);
 
   const int64_t L = GetParam().samples, split = 6;
   std::vector<Rows> enc, dec;

@@ -77,7 +77,8 @@ struct Mlp::Plan {
     dnnl::eltwise_forward act_fwd;  // softplus only (not fusable: we need its input)
     bool has_act_fwd = false, has_act_bwd = false;
     memory in_m, in_t_m, w_m, w_t_m, b_m, out_m, pre_m, dout_m, din_m, dw_m;
-    ArgMap fwd_args, act_fwd_args, act_bwd_args, bwd_w_args, bwd_d_args;
+    memory io_in_t_m, io_delta_m;  // weight_gradients(): views of the caller's rows
+    ArgMap fwd_args, act_fwd_args, act_bwd_args, bwd_w_args, bwd_d_args, io_w_args;
   };
   std::vector<Layer> layers;
 };
@@ -175,6 +176,9 @@ Mlp::Plan& Mlp::plan(int64_t rows) {
     dnnl::matmul::primitive_desc wpd(dnnl::matmul::desc(mat(in, rows, tag::ba), mat(rows, out), mat(in, out)), eng);
     L.bwd_weights = dnnl::matmul(wpd);
     L.bwd_w_args = {{DNNL_ARG_SRC, L.in_t_m}, {DNNL_ARG_WEIGHTS, L.dout_m}, {DNNL_ARG_DST, L.dw_m}};
+    L.io_in_t_m = memory(mat(in, rows, tag::ba), eng, DNNL_MEMORY_NONE);
+    L.io_delta_m = memory(mat(rows, out), eng, DNNL_MEMORY_NONE);
+    L.io_w_args = {{DNNL_ARG_SRC, L.io_in_t_m}, {DNNL_ARG_WEIGHTS, L.io_delta_m}, {DNNL_ARG_DST, L.dw_m}};
     // Backward-data: din = dout W^T.
     dnnl::matmul::primitive_desc dpd(dnnl::matmul::desc(mat(rows, out), mat(out, in, tag::ba), mat(rows, in)), eng);
     L.bwd_data = dnnl::matmul(dpd);
@@ -229,27 +233,21 @@ float* Mlp::backward_pass(float* dout, int64_t rows, bool weights, bool need_dx)
   return need_dx ? p.layers[0].din.data() : nullptr;
 }
 
-std::vector<Mlp::LayerIo> Mlp::layer_io(int64_t rows) {
-  Plan& p = plan(rows);
-  std::vector<LayerIo> io(p.layers.size());
-  for (size_t i = 0; i < p.layers.size(); ++i) {
-    io[i].in = static_cast<const float*>(p.layers[i].in_m.get_data_handle());
-    io[i].delta = static_cast<const float*>(p.layers[i].dout_m.get_data_handle());
-  }
-  return io;
+Mlp::LayerIo Mlp::layer_io(int64_t rows, size_t layer) {
+  const auto& L = plan(rows).layers[layer];
+  return {static_cast<const float*>(L.in_m.get_data_handle()), static_cast<const float*>(L.dout_m.get_data_handle())};
 }
 
 void Mlp::weight_gradients(const LayerIo* io, int64_t rows) {
   Plan& p = plan(rows);
-  auto& eng = dnnl_context().engine;
   auto& s = dnnl_context().stream;
   for (size_t i = 0; i < p.layers.size(); ++i) {
     auto& L = p.layers[i];
-    const int64_t in = sizes_[i], out = sizes_[i + 1];
-    // Views of the caller's rows (memory objects are handles: no copy).
-    memory in_t(mat(in, rows, tag::ba), eng, const_cast<float*>(io[i].in));
-    memory delta(mat(rows, out), eng, const_cast<float*>(io[i].delta));
-    L.bwd_weights.execute(s, {{DNNL_ARG_SRC, in_t}, {DNNL_ARG_WEIGHTS, delta}, {DNNL_ARG_DST, L.dw_m}});
+    const int64_t out = sizes_[i + 1];
+    // The plan's views, pointed at the caller's rows (no copy, no allocation).
+    L.io_in_t_m.set_data_handle(const_cast<float*>(io[i].in));
+    L.io_delta_m.set_data_handle(const_cast<float*>(io[i].delta));
+    L.bwd_weights.execute(s, L.io_w_args);
     parallel_for((out + 15) / 16, [&](int64_t b0, int64_t b1) {
       column_sums(io[i].delta, rows, out, b0 * 16, std::min(out, b1 * 16), grads_ + b_off_[i]);
     });

@@ -73,10 +73,10 @@ void ActivationExchange::exchange(int64_t M, float* ctl, int slots) {
   if (n > 0) {
     for (Mlp* net : {&m_.encoder, &m_.decoder}) {
       const int64_t rows = net == &m_.decoder ? n * L : n;
-      const std::vector<Mlp::LayerIo> io = net->layer_io(rows);
-      for (size_t i = 0; i < io.size(); ++i) {
-        put(dst, io[i].in, rows, net->sizes()[i]);
-        put(dst, io[i].delta, rows, net->sizes()[i + 1]);
+      for (size_t i = 0; i < net->num_layers(); ++i) {
+        const Mlp::LayerIo io = net->layer_io(rows, i);
+        put(dst, io.in, rows, net->sizes()[i]);
+        put(dst, io.delta, rows, net->sizes()[i + 1]);
       }
     }
   }

@@ -67,7 +67,7 @@ class Mlp {
   // log p(x|z) with respect to z). dout is overwritten as scratch.
   float* backward_data(float* dout, int64_t rows);
 
-  // What layer i's weight gradient is formed from, each rows x width, row-major:
+  // What layer `layer`'s weight gradient is formed from, each rows x width, row-major:
   // its input (rows x in_i) and the loss's gradient at its pre-activation
   // output (rows x out_i). After forward(x, rows) and backward(dout, rows, ...)
   // these point into this Mlp's workspaces (the first input is the caller's x,
@@ -76,7 +76,7 @@ class Mlp {
     const float* in = nullptr;
     const float* delta = nullptr;
   };
-  std::vector<LayerIo> layer_io(int64_t rows);
+  LayerIo layer_io(int64_t rows, size_t layer);
 
   // dL/dW = in^T delta and dL/db = column sums of delta for every layer, from
   // `rows` rows of each layer's io (one entry per layer), written into the
