@@ -280,7 +280,9 @@ TEST(Rng, LanesMatchRandom123) {
           ASSERT_EQ(b[s], uj < x[s] ? 1.f : 0.f);
           const size_t p = s / 2 * 2;
           const r123::float2 bm = r123::boxmuller(ref[p], ref[p + 1]);
-          ASSERT_EQ(z[s], s % 2 ? bm.y : bm.x) << j;
+          // libmvec's vector logf, sinf and cosf: within 4 ulp each of libm's (base/vector_math.hpp).
+          const float zr = s % 2 ? bm.y : bm.x;
+          ASSERT_NEAR(z[s], zr, 4e-6f * (1.f + std::fabs(zr))) << j;
         }
       }
     }

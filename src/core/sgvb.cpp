@@ -5,6 +5,7 @@
 
 #include "aevb/base/error.hpp"
 #include "aevb/core/importance_sampling.hpp"  // LogSumExp
+#include "aevb/core/latent_math.hpp"
 #include "aevb/core/parallel.hpp"
 
 namespace aevb {
@@ -19,12 +20,6 @@ Objective parse_objective(const std::string& s) {
   if (s == "elbo") return Objective::kElbo;
   if (s == "iwae") return Objective::kIwae;
   throw usage_error("--objective: unknown objective '" + s + "', expected elbo or iwae");
-}
-
-double kl_normal_std(const float* mu, const float* lv, int64_t J) {
-  double kl = 0;
-  for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(mu[j]) * mu[j] + std::exp(double(lv[j])) - 1.0 - lv[j]);
-  return kl;
 }
 
 Sgvb::Sgvb(Vae& model, Estimator est, int samples, Objective objective)
@@ -57,7 +52,7 @@ ElboSums Sgvb::sample_and_score(const Batch& b, const SgvbNoise& noise, PointElb
         float* z = z_.data() + (i * L + l) * J;
         normals({noise.seed, noise.purpose, noise.step, static_cast<uint64_t>(b.index[i]), static_cast<uint32_t>(l)},
                 e, J);
-        for (int64_t j = 0; j < J; ++j) z[j] = mu[j] + std::exp(0.5f * lv[j]) * e[j];
+        reparameterize(mu, lv, e, z, J);
       }
     }
   });
@@ -94,23 +89,12 @@ PointElbo Sgvb::score_point(int64_t i) {
   // log w = log p(x|z) + log p(z) - log q(z|x) of each sample (estimator A's
   // terms): what an importance-weighted objective weights the samples by.
   for (int64_t l = 0; l < L; ++l) {
-    double lw = ll_[static_cast<size_t>(i * L + l)];
-    const float* e = eps_.data() + (i * L + l) * J;
-    const float* z = z_.data() + (i * L + l) * J;
-    for (int64_t j = 0; j < J; ++j) lw -= 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
-    log_w_[static_cast<size_t>(i * L + l)] = lw;
+    const size_t r = static_cast<size_t>(i * L + l);
+    const double log_ratio = log_q_minus_log_p(z_.data() + r * J, eps_.data() + r * J, lv, J);
+    log_w_[r] = ll_[r] - log_ratio;
+    kl += log_ratio;  // estimator A's KL: log q(z|x) - log p(z), averaged over samples
   }
-  if (est_ == Estimator::kB) {
-    kl = kl_normal_std(mu, lv, J);
-  } else {
-    // log q(z|x) - log p(z) = 0.5 sum_j (z^2 - eps^2 - lv), averaged over samples.
-    for (int64_t l = 0; l < L; ++l) {
-      const float* e = eps_.data() + (i * L + l) * J;
-      const float* z = z_.data() + (i * L + l) * J;
-      for (int64_t j = 0; j < J; ++j) kl += 0.5 * (double(z[j]) * z[j] - double(e[j]) * e[j] - lv[j]);
-    }
-    kl /= static_cast<double>(L);
-  }
+  kl = est_ == Estimator::kB ? kl_normal_std(mu, lv, J) : kl / static_cast<double>(L);
   if (obj_ == Objective::kIwae && L > 1) {
     // (K = 1 falls through: estimator A's rec - kl, the same number.)
     // log 1/K sum_k exp(log w_k), folded as the evaluator folds its samples.
@@ -186,31 +170,10 @@ void Sgvb::backward_encoder(bool weights) {
   parallel_for(rows, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const float* mu = enc_ + i * 2 * J;
-      const float* lv = mu + J;
+      const size_t r = static_cast<size_t>(i * L * J);
       float* dmu = denc_.data() + i * 2 * J;
-      float* dlv = dmu + J;
-      for (int64_t j = 0; j < J; ++j) {
-        const float sigma = std::exp(0.5f * lv[j]);
-        float gmu = 0.f, glv = 0.f;
-        for (int64_t l = 0; l < L; ++l) {
-          const int64_t r = (i * L + l) * J + j;
-          const float w = weight_[static_cast<size_t>(i * L + l)];
-          // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
-          const float g = dz_[static_cast<size_t>(r)] + (est_ == Estimator::kA ? w * z_[static_cast<size_t>(r)] : 0.f);
-          gmu += g;
-          glv += g * eps_[static_cast<size_t>(r)] * 0.5f * sigma;
-        }
-        if (est_ == Estimator::kB) {
-          gmu += loss_scale_ * mu[j];                            // d KL / d mu
-          glv += loss_scale_ * 0.5f * (std::exp(lv[j]) - 1.f);   // d KL / d lv
-        } else {
-          // The sampled log q(z|x) term's explicit lv dependence, summed over the
-          // point's samples: their weights add up to loss_scale.
-          glv -= loss_scale_ * 0.5f;
-        }
-        dmu[j] = gmu;
-        dlv[j] = glv;
-      }
+      reparameterize_grad(mu, mu + J, dz_.data() + r, z_.data() + r, eps_.data() + r, weight_.data() + i * L, L, J,
+                          est_ == Estimator::kA, loss_scale_, dmu, dmu + J);
     }
   });
   m_.encoder.backward(denc_.data(), rows, /*need_dx=*/false, weights);
