@@ -246,6 +246,29 @@ TEST(Rng, BinarizeHasProbabilityX) {
   for (float v : out) EXPECT_EQ(v, 1.f);
 }
 
+// binarize() draws only the blocks holding a value strictly between 0 and 1
+// (base/rng.cpp): the bits must still be those of drawing every block, for
+// MNIST-like rows (runs of 0 and 1 around a few grey values, more than a lane
+// width of drawn blocks) and for values at, below and above the ends.
+TEST(Rng, BinarizeSkipsOnlyBlocksThatNeedNoDraw) {
+  const NoiseKey k{7, Purpose::kBinarize, 3, 11, 0};
+  for (int64_t n : {1, 5, 783, 784, 1001}) {
+    std::vector<float> x(static_cast<size_t>(n)), b(x.size());
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t r = (j * 7919) % 31;
+      x[static_cast<size_t>(j)] = r < 15 ? 0.f : r < 20 ? 1.f : r == 20 ? -0.5f : r == 21 ? 2.f : static_cast<float>(r) / 31.f;
+    }
+    binarize(k, x.data(), b.data(), n);
+    std::vector<uint32_t> w(static_cast<size_t>((n + 3) / 4 * 4));
+    philox_words_reference(k, w.data(), (n + 3) / 4);
+    for (int64_t j = 0; j < n; ++j) {
+      const size_t s = static_cast<size_t>(j);
+      const float u = static_cast<float>(w[s] >> 8) * (1.0f / 16777216.0f);
+      ASSERT_EQ(b[s], u < x[s] ? 1.f : 0.f) << "n " << n << " value " << j << " x " << x[s];
+    }
+  }
+}
+
 // The vectorized Philox (base/rng.cpp) is Random123's philox4x32-10 bit for
 // bit, for every block count around the lane width and keys using all of the
 // counter's fields; uniforms, binarize and normals are the scalar

@@ -24,7 +24,7 @@ inline Philox::key_type key_of(const NoiseKey& k) {
   return {{static_cast<uint32_t>(k.seed), static_cast<uint32_t>(k.seed >> 32)}};
 }
 
-// Philox4x32-10 for kLanes consecutive element blocks at once: the same rounds
+// Philox4x32-10 for kLanes element blocks at once: the same rounds
 // as Random123's philox4x32 (checked bit for bit in Rng.LanesMatchRandom123),
 // written lane-wise so that the compiler vectorizes the 32x32->64-bit
 // multiplies in the AVX2 and AVX-512 clones (base/simd.hpp): 2.2 ns a block
@@ -35,14 +35,15 @@ inline Philox::key_type key_of(const NoiseKey& k) {
 constexpr int kLanes = 32;
 constexpr int64_t kLaneWords = 4 * kLanes;
 
-inline __attribute__((always_inline)) void philox_lanes(const NoiseKey& k, uint32_t first_block,
-                                                        uint32_t* __restrict out) {
+// Lane i computes element block blocks[i].
+inline __attribute__((always_inline)) void philox_lanes_at(const NoiseKey& k, const uint32_t* __restrict blocks,
+                                                           uint32_t* __restrict out) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
-  const Philox::ctr_type c = counter(k, first_block);
+  const Philox::ctr_type c = counter(k, 0);
   const Philox::key_type key = key_of(k);
   uint32_t x0[kLanes], x1[kLanes], x2[kLanes], x3[kLanes];
   for (int i = 0; i < kLanes; ++i) {
-    x0[i] = c.v[0] + static_cast<uint32_t>(i);
+    x0[i] = blocks[i];
     x1[i] = c.v[1];
     x2[i] = c.v[2];
     x3[i] = c.v[3];
@@ -74,6 +75,14 @@ inline __attribute__((always_inline)) void philox_lanes(const NoiseKey& k, uint3
   }
 }
 
+// Lane i computes block first_block + i.
+inline __attribute__((always_inline)) void philox_lanes(const NoiseKey& k, uint32_t first_block,
+                                                        uint32_t* __restrict out) {
+  alignas(64) uint32_t blocks[kLanes];
+  for (int i = 0; i < kLanes; ++i) blocks[i] = first_block + static_cast<uint32_t>(i);
+  philox_lanes_at(k, blocks, out);
+}
+
 inline float to_unit(uint32_t w) { return static_cast<float>(w >> 8) * (1.0f / 16777216.0f); }
 
 AEVB_CLONES void uniforms_lanes(const NoiseKey& k, float* out, int64_t n) {
@@ -85,13 +94,32 @@ AEVB_CLONES void uniforms_lanes(const NoiseKey& k, float* out, int64_t n) {
   }
 }
 
+// A value at 0 or 1 needs no random bits: a uniform in [0, 1) is never below
+// 0 and always below 1 (and NaN compares false, as in the draw). So only the
+// 4-value blocks holding a value strictly between get a Philox call, kLanes of
+// them at a time; every other value is set directly. The bits are those of
+// drawing every block (Rng.LanesMatchRandom123). MNIST's pixels are mostly 0
+// or 255: on its training rows this skips most of binarization's Philox work.
 AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, int64_t n) {
-  alignas(64) uint32_t w[kLaneWords];
-  for (int64_t off = 0; off < n; off += kLaneWords) {
-    philox_lanes(k, static_cast<uint32_t>(off / 4), w);
-    const int64_t m = std::min(kLaneWords, n - off);
-    for (int64_t j = 0; j < m; ++j) out[off + j] = to_unit(w[j]) < x[off + j] ? 1.0f : 0.0f;
+  for (int64_t j = 0; j < n; ++j) out[j] = x[j] >= 1.f ? 1.f : 0.f;
+  alignas(64) uint32_t blocks[kLanes] = {}, w[kLaneWords];
+  int pending = 0;
+  const auto draw = [&] {
+    philox_lanes_at(k, blocks, w);  // lanes past `pending` redo a block whose words are not used
+    for (int i = 0; i < pending; ++i) {
+      const int64_t j0 = 4 * static_cast<int64_t>(blocks[i]), m = std::min<int64_t>(4, n - j0);
+      for (int64_t t = 0; t < m; ++t) out[j0 + t] = to_unit(w[4 * i + t]) < x[j0 + t] ? 1.f : 0.f;
+    }
+    pending = 0;
+  };
+  for (int64_t j0 = 0; j0 < n; j0 += 4) {
+    bool between = false;
+    for (int64_t j = j0; j < std::min(n, j0 + 4); ++j) between |= x[j] > 0.f && x[j] < 1.f;
+    if (!between) continue;
+    blocks[pending++] = static_cast<uint32_t>(j0 / 4);
+    if (pending == kLanes) draw();
   }
+  if (pending > 0) draw();
 }
 
 AEVB_CLONES void words_lanes(const NoiseKey& k, uint32_t first_block, uint32_t* out, int64_t nblocks) {
