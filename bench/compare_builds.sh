@@ -22,15 +22,21 @@ tr() {  # label build ranks threads mpirun-args hidden latent M
       --out "$DIR/run" 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(round(json.loads(sys.stdin.read())["samples_per_s"]))')
   echo "$1 ranks=$3 threads=$4 ${5:-bound} 784-$6-$7 M=$8: $r samples/s"
 }
-for who in before after; do
-  B=$([ "$who" = before ] && echo "$BEFORE" || echo "$AFTER")
-  tr "$who" "$B" 1 1 "" 500 20 100
-  tr "$who" "$B" 2 1 "" 500 20 100
-  tr "$who" "$B" 1 2 "--bind-to none" 500 20 100
-  tr "$who" "$B" 1 2 "" 500 20 100
-  tr "$who" "$B" 1 1 "" 200,200 50 20
-  tr "$who" "$B" 2 1 "" 200,200 50 20
-done
+# Each layout runs before, after, before, after ... (REPEATS times each, 2 by
+# default), so that a drift in the machine's speed (a shared host) lands on
+# both builds alike; compare the pairs, not runs minutes apart.
+layout() {  # ranks threads mpirun-args hidden latent M
+  for ((i = 0; i < ${REPEATS:-2}; i++)); do
+    tr before "$BEFORE" "$@"
+    tr after "$AFTER" "$@"
+  done
+}
+layout 1 1 "" 500 20 100
+layout 2 1 "" 500 20 100
+layout 1 2 "--bind-to none" 500 20 100
+layout 1 2 "" 500 20 100
+layout 1 1 "" 200,200 50 20
+layout 2 1 "" 200,200 50 20
 for who in before after; do
   B=$([ "$who" = before ] && echo "$BEFORE" || echo "$AFTER")
   echo "== aevb_bench_train ($who)"
