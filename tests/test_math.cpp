@@ -249,30 +249,44 @@ TEST(Rng, BinarizeHasProbabilityX) {
 // binarize() draws only the blocks holding a value strictly between 0 and 1
 // (base/rng.cpp): the bits must still be those of drawing every block, for
 // MNIST-like rows (runs of 0 and 1 around a few grey values, more than a lane
-// width of drawn blocks) and for values at, below and above the ends.
+// width of drawn blocks), for values at, below and above the ends, NaN,
+// infinities, -0, denormals and the float just below 1, and in place (out = x,
+// as the training step and the evaluation splits call it).
 TEST(Rng, BinarizeSkipsOnlyBlocksThatNeedNoDraw) {
   const NoiseKey k{7, Purpose::kBinarize, 3, 11, 0};
-  for (int64_t n : {1, 5, 783, 784, 1001}) {
-    std::vector<float> x(static_cast<size_t>(n)), b(x.size());
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t r = (j * 7919) % 31;
-      x[static_cast<size_t>(j)] = r < 15 ? 0.f : r < 20 ? 1.f : r == 20 ? -0.5f : r == 21 ? 2.f : static_cast<float>(r) / 31.f;
+  const float odd[] = {std::nanf(""), INFINITY, -INFINITY, -0.f, 1e-40f, std::nextafter(1.f, 0.f), -0.5f, 2.f};
+  for (bool in_place : {false, true})
+    for (int64_t n : {1, 5, 783, 784, 1001}) {
+      std::vector<float> x(static_cast<size_t>(n)), b(x.size());
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t r = (j * 7919) % 31;
+        x[static_cast<size_t>(j)] = r < 15 ? 0.f : r < 20 ? 1.f : r < 22 ? odd[j % 8] : static_cast<float>(r) / 31.f;
+      }
+      const std::vector<float> x0 = x;
+      if (in_place) {
+        binarize(k, x.data(), x.data(), n);
+        b = x;
+      } else {
+        binarize(k, x.data(), b.data(), n);
+      }
+      std::vector<uint32_t> w(static_cast<size_t>((n + 3) / 4 * 4));
+      philox_words_reference(k, w.data(), (n + 3) / 4);
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t s = static_cast<size_t>(j);
+        const float u = static_cast<float>(w[s] >> 8) * (1.0f / 16777216.0f);
+        ASSERT_EQ(b[s], u < x0[s] ? 1.f : 0.f) << "n " << n << " value " << j << " x " << x0[s] << " in place " << in_place;
+      }
     }
-    binarize(k, x.data(), b.data(), n);
-    std::vector<uint32_t> w(static_cast<size_t>((n + 3) / 4 * 4));
-    philox_words_reference(k, w.data(), (n + 3) / 4);
-    for (int64_t j = 0; j < n; ++j) {
-      const size_t s = static_cast<size_t>(j);
-      const float u = static_cast<float>(w[s] >> 8) * (1.0f / 16777216.0f);
-      ASSERT_EQ(b[s], u < x[s] ? 1.f : 0.f) << "n " << n << " value " << j << " x " << x[s];
-    }
-  }
+  // The statistics in place: a grey level keeps its probability.
+  std::vector<float> g(100000, 0.3f);
+  binarize(k, g.data(), g.data(), static_cast<int64_t>(g.size()));
+  EXPECT_NEAR(std::accumulate(g.begin(), g.end(), 0.0) / static_cast<double>(g.size()), 0.3, 0.006);
 }
 
 // The vectorized Philox (base/rng.cpp) is Random123's philox4x32-10 bit for
 // bit, for every block count around the lane width and keys using all of the
-// counter's fields; uniforms, binarize and normals are the scalar
-// definitions applied to those words.
+// counter's fields; uniforms and binarize are the scalar definitions
+// applied to those words, normals within a few ulp of them (libmvec).
 TEST(Rng, LanesMatchRandom123) {
   const NoiseKey keys[] = {{1, Purpose::kBinarize, 0, 0, 0},
                            {0xFEDCBA9876543210ull, Purpose::kLatentNoise, 0xFFFFFFFFull, 123456789, 7},

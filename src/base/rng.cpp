@@ -94,14 +94,14 @@ AEVB_CLONES void uniforms_lanes(const NoiseKey& k, float* out, int64_t n) {
   }
 }
 
-// A value at 0 or 1 needs no random bits: a uniform in [0, 1) is never below
-// 0 and always below 1 (and NaN compares false, as in the draw). So only the
-// 4-value blocks holding a value strictly between get a Philox call, kLanes of
-// them at a time; every other value is set directly. The bits are those of
-// drawing every block (Rng.LanesMatchRandom123). MNIST's pixels are mostly 0
-// or 255: on its training rows this skips most of binarization's Philox work.
+// A value at or below 0, at or above 1, or NaN needs no random bits: a uniform
+// in [0, 1) is never below 0 and always below 1 (and NaN compares false, as in
+// the draw). So only the 4-value blocks holding a value strictly between get a
+// Philox call, kLanes of them at a time; the others are set directly. The bits
+// are those of drawing every block (Rng.BinarizeSkipsOnlyBlocksThatNeedNoDraw),
+// and out may be x: each value is read before its own slot is written. MNIST's
+// pixels are mostly 0: its training rows need 2.1 Philox calls instead of 7.
 AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) out[j] = x[j] >= 1.f ? 1.f : 0.f;
   alignas(64) uint32_t blocks[kLanes] = {}, w[kLaneWords];
   int pending = 0;
   const auto draw = [&] {
@@ -113,11 +113,15 @@ AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, i
     pending = 0;
   };
   for (int64_t j0 = 0; j0 < n; j0 += 4) {
+    const int64_t end = std::min(n, j0 + 4);
     bool between = false;
-    for (int64_t j = j0; j < std::min(n, j0 + 4); ++j) between |= x[j] > 0.f && x[j] < 1.f;
-    if (!between) continue;
-    blocks[pending++] = static_cast<uint32_t>(j0 / 4);
-    if (pending == kLanes) draw();
+    for (int64_t j = j0; j < end; ++j) between |= x[j] > 0.f && x[j] < 1.f;
+    if (between) {
+      blocks[pending++] = static_cast<uint32_t>(j0 / 4);
+      if (pending == kLanes) draw();
+    } else {
+      for (int64_t j = j0; j < end; ++j) out[j] = x[j] >= 1.f ? 1.f : 0.f;
+    }
   }
   if (pending > 0) draw();
 }

@@ -35,12 +35,19 @@ AEVB_CLONES void grad_loop(const float* mu, const float* lv, const float* dz, co
     const float* dzl = dz + l * J;
     const float* zl = z + l * J;
     const float* el = eps + l * J;
-    // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
-    const float wz = sampled_kl ? w[l] : 0.f;
-    for (int64_t j = 0; j < J; ++j) {
-      const float g = dzl[j] + wz * zl[j];
-      dmu[j] += g;
-      dlv[j] += g * el[j];
+    if (sampled_kl) {
+      // Estimator A: the sampled -log p(z) term adds w * z to dL/dz.
+      const float wl = w[l];
+      for (int64_t j = 0; j < J; ++j) {
+        const float g = dzl[j] + wl * zl[j];
+        dmu[j] += g;
+        dlv[j] += g * el[j];
+      }
+    } else {
+      for (int64_t j = 0; j < J; ++j) {
+        dmu[j] += dzl[j];
+        dlv[j] += dzl[j] * el[j];
+      }
     }
   }
   for (int64_t j = 0; j < J; ++j) {

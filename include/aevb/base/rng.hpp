@@ -65,6 +65,7 @@ void normals(const NoiseKey& key, float* out, int64_t n);
 // n uniforms in [0, 1) (24-bit resolution), element j = out[j].
 void uniforms(const NoiseKey& key, float* out, int64_t n);
 // Dynamic binarization: out[j] = (u_j < x[j]) ? 1 : 0, so P(out=1) = x exactly.
+// out may be x (in place).
 void binarize(const NoiseKey& key, const float* x, float* out, int64_t n);
 // The raw Philox words of element blocks 0..nblocks-1 (word j of block b at
 // out[4 b + j]): the vectorized generator every function above uses, and
