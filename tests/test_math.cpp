@@ -256,7 +256,7 @@ TEST(Rng, BinarizeSkipsOnlyBlocksThatNeedNoDraw) {
   const NoiseKey k{7, Purpose::kBinarize, 3, 11, 0};
   const float odd[] = {std::nanf(""), INFINITY, -INFINITY, -0.f, 1e-40f, std::nextafter(1.f, 0.f), -0.5f, 2.f};
   for (bool in_place : {false, true})
-    for (int64_t n : {1, 5, 783, 784, 1001}) {
+    for (int64_t n : {1, 5, 783, 784, 1001, 1024, 2500}) {
       std::vector<float> x(static_cast<size_t>(n)), b(x.size());
       for (int64_t j = 0; j < n; ++j) {
         const int64_t r = (j * 7919) % 31;

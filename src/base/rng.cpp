@@ -97,33 +97,49 @@ AEVB_CLONES void uniforms_lanes(const NoiseKey& k, float* out, int64_t n) {
 // A value at or below 0, at or above 1, or NaN needs no random bits: a uniform
 // in [0, 1) is never below 0 and always below 1 (and NaN compares false, as in
 // the draw). So only the 4-value blocks holding a value strictly between get a
-// Philox call, kLanes of them at a time; the others are set directly. The bits
-// are those of drawing every block (Rng.BinarizeSkipsOnlyBlocksThatNeedNoDraw),
-// and out may be x: each value is read before its own slot is written. MNIST's
-// pixels are mostly 0: its training rows need 2.1 Philox calls instead of 7.
+// Philox call, kLanes of them at a time (all blocks in one sweep when all need
+// one, as grey-level data does); one vectorized pass then compares or sets
+// every value. The bits are those of drawing every block
+// (Rng.BinarizeSkipsOnlyBlocksThatNeedNoDraw), and out may be x. MNIST's pixels
+// are mostly 0: its training rows need 2.1 Philox calls instead of 7.
+inline bool strictly_between(float v) { return (v > 0.f) & (v < 1.f); }
+
 AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, int64_t n) {
-  alignas(64) uint32_t blocks[kLanes] = {}, w[kLaneWords];
-  int pending = 0;
-  const auto draw = [&] {
-    philox_lanes_at(k, blocks, w);  // lanes past `pending` redo a block whose words are not used
-    for (int i = 0; i < pending; ++i) {
-      const int64_t j0 = 4 * static_cast<int64_t>(blocks[i]), m = std::min<int64_t>(4, n - j0);
-      for (int64_t t = 0; t < m; ++t) out[j0 + t] = to_unit(w[4 * i + t]) < x[j0 + t] ? 1.f : 0.f;
+  constexpr int64_t kChunk = 1024;  // values a sweep: one MNIST row; 4 KB of words on the stack
+  alignas(64) uint32_t between[kChunk], words[kChunk] = {}, blocks[kLanes] = {}, w[kLaneWords];
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t m = std::min(kChunk, n - c0), nb = (m + 3) / 4, b0 = c0 / 4;
+    for (int64_t j = 0; j < m; ++j) between[j] = strictly_between(x[c0 + j]) ? 1u : 0u;
+    for (int64_t j = m; j < 4 * nb; ++j) between[j] = 0;
+    int64_t drawn = 0;
+    for (int64_t b = 0; b < nb; ++b)
+      drawn += (between[4 * b] | between[4 * b + 1] | between[4 * b + 2] | between[4 * b + 3]) != 0;
+    if (drawn == nb) {
+      for (int64_t b = 0; b < nb; b += kLanes) {
+        philox_lanes(k, static_cast<uint32_t>(b0 + b), w);
+        std::copy_n(w, 4 * std::min<int64_t>(kLanes, nb - b), words + 4 * b);
+      }
+    } else if (drawn > 0) {
+      int pending = 0;
+      const auto draw = [&] {
+        philox_lanes_at(k, blocks, w);  // lanes past `pending` redo a block whose words are not used
+        for (int i = 0; i < pending; ++i) std::copy_n(w + 4 * i, 4, words + 4 * (blocks[i] - b0));
+        pending = 0;
+      };
+      for (int64_t b = 0; b < nb; ++b) {
+        if ((between[4 * b] | between[4 * b + 1] | between[4 * b + 2] | between[4 * b + 3]) == 0) continue;
+        blocks[pending++] = static_cast<uint32_t>(b0 + b);
+        if (pending == kLanes) draw();
+      }
+      if (pending > 0) draw();
     }
-    pending = 0;
-  };
-  for (int64_t j0 = 0; j0 < n; j0 += 4) {
-    const int64_t end = std::min(n, j0 + 4);
-    bool between = false;
-    for (int64_t j = j0; j < end; ++j) between |= x[j] > 0.f && x[j] < 1.f;
-    if (between) {
-      blocks[pending++] = static_cast<uint32_t>(j0 / 4);
-      if (pending == kLanes) draw();
-    } else {
-      for (int64_t j = j0; j < end; ++j) out[j] = x[j] >= 1.f ? 1.f : 0.f;
+    // words[j] is drawn wherever between[j] is set (its block was); elsewhere it is unused.
+    for (int64_t j = 0; j < m; ++j) {
+      const float v = x[c0 + j];
+      const float drawn_bit = to_unit(words[j]) < v ? 1.f : 0.f, set_bit = v >= 1.f ? 1.f : 0.f;
+      out[c0 + j] = between[j] != 0u ? drawn_bit : set_bit;
     }
   }
-  if (pending > 0) draw();
 }
 
 AEVB_CLONES void words_lanes(const NoiseKey& k, uint32_t first_block, uint32_t* out, int64_t nblocks) {
