@@ -154,7 +154,7 @@ AEVB_CLONES void words_lanes(const NoiseKey& k, uint32_t first_block, uint32_t* 
 // of pi * uneg11(u0) times sqrt(-2 log u01(u1)), kLanes * 2 pairs at once so
 // that the logs, sines and cosines run in libmvec's vector versions
 // (base/vector_math.hpp): within a few ulp of r123::boxmuller
-// (Rng.LanesMatchRandom123) and 6x faster than its scalar libm calls.
+// (Rng.LanesMatchRandom123).
 AEVB_CLONES void normals_lanes(const NoiseKey& k, float* out, int64_t n) {
   constexpr int kPairs = kLaneWords / 2;
   alignas(64) uint32_t w[kLaneWords];
