@@ -8,6 +8,7 @@
 
 #include "aevb/core/importance_sampling.hpp"
 #include "aevb/core/likelihood.hpp"
+#include "aevb/core/latent_math.hpp"  // kl_normal_std
 #include "aevb/core/sgvb.hpp"
 #include "aevb/io/eval_results.hpp"
 #include "ppca_model.hpp"

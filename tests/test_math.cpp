@@ -11,6 +11,7 @@
 #include "aevb/core/likelihood.hpp"
 #include "aevb/core/optimizer.hpp"
 #include "aevb/base/rng.hpp"
+#include "aevb/core/latent_math.hpp"  // kl_normal_std
 #include "aevb/core/sgvb.hpp"
 #include "aevb/core/vae.hpp"
 

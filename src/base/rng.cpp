@@ -111,9 +111,11 @@ AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, i
     const int64_t m = std::min(kChunk, n - c0), nb = (m + 3) / 4, b0 = c0 / 4;
     for (int64_t j = 0; j < m; ++j) between[j] = strictly_between(x[c0 + j]) ? 1u : 0u;
     for (int64_t j = m; j < 4 * nb; ++j) between[j] = 0;
+    const auto needs_draw = [&](int64_t b) {
+      return (between[4 * b] | between[4 * b + 1] | between[4 * b + 2] | between[4 * b + 3]) != 0u;
+    };
     int64_t drawn = 0;
-    for (int64_t b = 0; b < nb; ++b)
-      drawn += (between[4 * b] | between[4 * b + 1] | between[4 * b + 2] | between[4 * b + 3]) != 0;
+    for (int64_t b = 0; b < nb; ++b) drawn += needs_draw(b);
     if (drawn == nb) {
       for (int64_t b = 0; b < nb; b += kLanes) {
         philox_lanes(k, static_cast<uint32_t>(b0 + b), w);
@@ -127,7 +129,7 @@ AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, i
         pending = 0;
       };
       for (int64_t b = 0; b < nb; ++b) {
-        if ((between[4 * b] | between[4 * b + 1] | between[4 * b + 2] | between[4 * b + 3]) == 0) continue;
+        if (!needs_draw(b)) continue;
         blocks[pending++] = static_cast<uint32_t>(b0 + b);
         if (pending == kLanes) draw();
       }

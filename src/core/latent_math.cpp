@@ -4,7 +4,6 @@
 
 #include "aevb/base/simd.hpp"
 #include "aevb/base/vector_math.hpp"
-#include "aevb/core/sgvb.hpp"
 
 namespace aevb {
 namespace {

@@ -10,6 +10,9 @@ namespace aevb {
 // z = mu + exp(lv / 2) * eps, J values.
 void reparameterize(const float* mu, const float* lv, const float* eps, float* z, int64_t J);
 
+// Closed-form KL(N(mu, diag(exp(lv))) || N(0, I)) for one point, summed in double.
+double kl_normal_std(const float* mu, const float* lv, int64_t J);
+
 // 0.5 * sum_j (z_j^2 - eps_j^2 - lv_j) = log q(z|x) - log p(z) of one sample.
 double log_q_minus_log_p(const float* z, const float* eps, const float* lv, int64_t J);
 

@@ -152,8 +152,4 @@ class Sgvb {
   std::vector<PointElbo> point_;  // per-point terms of the last forward/evaluate
 };
 
-// Closed-form KL(N(mu, diag(exp(lv))) || N(0, I)) for one point, summed in
-// double (defined with the other per-latent loops in core/latent_math.cpp).
-double kl_normal_std(const float* mu, const float* lv, int64_t J);
-
 }  // namespace aevb
