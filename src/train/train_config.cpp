@@ -114,7 +114,7 @@ po::options_description describe_options(TrainConfig& c) {
     ("resume", po::value(&c.resume)->default_value(c.resume), "auto (newest valid checkpoint in <out>/checkpoints, if any) | none | PATH")
     ("check-every", po::value(&c.check_every)->default_value(c.check_every), "compare a parameter hash across ranks every N steps (0 = off)")
     ("reduction", po::value(&c.reduction)->default_value(c.reduction), reduction_help.c_str())
-    ("overlap", po::value(&c.overlap)->default_value(c.overlap), "on | off | auto: overlap the decoder-gradient allreduce with the encoder backward");
+    ("overlap", po::value(&c.overlap)->default_value(c.overlap), "on | off | auto: overlap the decoder-gradient allreduce with the encoder backward (P > 1, --reduction allreduce); auto: off (measured slower on one node: README, Layouts)");
   po::options_description all;
   all.add(data).add(model).add(est).add(init).add(opt).add(train).add(out).add(ckpt);
   return all;

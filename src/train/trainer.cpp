@@ -113,7 +113,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MpiComm& comm)
       sgvb_(m_, cfg_.estimator_kind(), cfg_.samples_per_point(), cfg_.objective_kind()),
       watchdog_(kTool, comm.rank(), cfg_.watchdog_seconds),
       step_({m_, sgvb_, opt_, comm, N_, cfg_.seed, in_.dynamic_binarization,
-             comm.size() > 1 && cfg_.overlap != "off", &watchdog_, cfg_.opt.prior_precision,
+             comm.size() > 1 && cfg_.overlap_on(), &watchdog_, cfg_.opt.prior_precision,
              cfg_.weight_kl_kind(), cfg_.use_gather(comm.size())}) {
   sgvb_.set_bayes_decoder(bayes_.get());
   init_model();
