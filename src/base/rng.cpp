@@ -83,6 +83,16 @@ inline __attribute__((always_inline)) void philox_lanes(const NoiseKey& k, uint3
   philox_lanes_at(k, blocks, out);
 }
 
+// The words of blocks first_block .. first_block + nblocks - 1, in the scalar order.
+inline __attribute__((always_inline)) void philox_blocks(const NoiseKey& k, uint32_t first_block,
+                                                         uint32_t* __restrict out, int64_t nblocks) {
+  alignas(64) uint32_t w[kLaneWords];
+  for (int64_t b = 0; b < nblocks; b += kLanes) {
+    philox_lanes(k, first_block + static_cast<uint32_t>(b), w);
+    std::copy_n(w, 4 * std::min<int64_t>(kLanes, nblocks - b), out + 4 * b);
+  }
+}
+
 inline float to_unit(uint32_t w) { return static_cast<float>(w >> 8) * (1.0f / 16777216.0f); }
 
 AEVB_CLONES void uniforms_lanes(const NoiseKey& k, float* out, int64_t n) {
@@ -117,10 +127,7 @@ AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, i
     int64_t drawn = 0;
     for (int64_t b = 0; b < nb; ++b) drawn += needs_draw(b);
     if (drawn == nb) {
-      for (int64_t b = 0; b < nb; b += kLanes) {
-        philox_lanes(k, static_cast<uint32_t>(b0 + b), w);
-        std::copy_n(w, 4 * std::min<int64_t>(kLanes, nb - b), words + 4 * b);
-      }
+      philox_blocks(k, static_cast<uint32_t>(b0), words, nb);
     } else if (drawn > 0) {
       int pending = 0;
       const auto draw = [&] {
@@ -145,11 +152,7 @@ AEVB_CLONES void binarize_lanes(const NoiseKey& k, const float* x, float* out, i
 }
 
 AEVB_CLONES void words_lanes(const NoiseKey& k, uint32_t first_block, uint32_t* out, int64_t nblocks) {
-  alignas(64) uint32_t w[kLaneWords];
-  for (int64_t b = 0; b < nblocks; b += kLanes) {
-    philox_lanes(k, first_block + static_cast<uint32_t>(b), w);
-    std::copy_n(w, 4 * std::min<int64_t>(kLanes, nblocks - b), out + 4 * b);
-  }
+  philox_blocks(k, first_block, out, nblocks);
 }
 
 // Box-Muller as Random123's boxmuller(u0, u1) computes it: the sine and cosine
